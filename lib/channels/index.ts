@@ -1,0 +1,2 @@
+export * from './channel-name.js';
+export * from './push-stream-channels.js';

@@ -1,0 +1,117 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
+import type { ParsedChannel } from '../auth/channel-rule.interface.js';
+import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
+import { assertValidChannelName, CHANNEL_NAME_PATTERN, UUID_V4_PATTERN } from './channel-name.js';
+
+/** Length of a session token in hex characters: 128 bits of HMAC-SHA256. */
+const SESSION_TOKEN_LENGTH = 32;
+const KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Builds every channel name the application uses, with the seed package's scheme:
+ * `<prefix>__all__`, `<prefix>__authorized__`, `<prefix>__session__<token>`,
+ * `<prefix>__user__<id>`, `<prefix>__uuid__<uuid>`, and `<prefix>__<kind>__<value>` for your own kinds.
+ * Every name is checked before it is returned, so an unsafe id fails here and never reaches nginx.
+ */
+export class PushStreamChannels {
+  readonly prefix: string;
+  private readonly secret: string;
+  private readonly maxLength: number;
+
+  constructor(options: Pick<ResolvedPushStreamOptions, 'prefix' | 'secret' | 'maxChannelNameLength'>) {
+    this.prefix = options.prefix;
+    this.secret = options.secret;
+    this.maxLength = options.maxChannelNameLength;
+  }
+
+  /** Every visitor, anonymous included. */
+  all(): string {
+    return `${this.prefix}__all__`;
+  }
+
+  /** Every logged-in user. */
+  authorized(): string {
+    return `${this.prefix}__authorized__`;
+  }
+
+  /** One session. The id is replaced by an HMAC token: a session id in a URL or log is a hijacked session. */
+  session(sessionId: string): string {
+    if (typeof sessionId !== 'string' || sessionId === '') {
+      throw new InvalidChannelNameError(String(sessionId), 'a session channel needs a non-empty session id');
+    }
+    return this.kind('session', this.sessionToken(sessionId));
+  }
+
+  /** One user, by id (a number or a string of the safe alphabet). */
+  user(userId: string | number): string {
+    const id = String(userId);
+    if (id === '' || !CHANNEL_NAME_PATTERN.test(id)) {
+      throw new InvalidChannelNameError(`${this.prefix}__user__${id}`, 'a user id may only contain letters, digits, "_" and "-"');
+    }
+    return this.kind('user', id);
+  }
+
+  /** One rendered page, by a random v4 UUID (crypto.randomUUID()). */
+  page(uuid: string): string {
+    if (typeof uuid !== 'string' || !UUID_V4_PATTERN.test(uuid)) {
+      throw new InvalidChannelNameError(`${this.prefix}__uuid__${String(uuid)}`, 'a page channel needs a random v4 UUID');
+    }
+    return this.kind('uuid', uuid.toLowerCase());
+  }
+
+  /** An application's own kind, e.g. custom('room', '42') gives `my-app__room__42`. */
+  custom(kind: string, value: string | number): string {
+    if (!KIND_PATTERN.test(kind)) {
+      throw new InvalidChannelNameError(`${this.prefix}__${kind}__`, 'a kind is lower-case letters, digits and "-", starting with a letter');
+    }
+    const v = String(value);
+    if (v.includes('__')) throw new InvalidChannelNameError(`${this.prefix}__${kind}__${v}`, 'a value must not contain "__"');
+    return this.kind(kind, v);
+  }
+
+  /** The name after the prefix, as the seed's `-q __all__` took it: `withPrefix('__all__')`. */
+  withPrefix(suffix: string): string {
+    const name = `${this.prefix}${suffix}`;
+    assertValidChannelName(name, this.maxLength);
+    return name;
+  }
+
+  /** Checks a full channel name and returns it. */
+  validate(name: string): string {
+    assertValidChannelName(name, this.maxLength);
+    return name;
+  }
+
+  /** HMAC-SHA256 of the session id under the configured secret, hex, 128 bits. */
+  sessionToken(sessionId: string): string {
+    return createHmac('sha256', this.secret).update(sessionId, 'utf8').digest('hex').slice(0, SESSION_TOKEN_LENGTH);
+  }
+
+  /** Constant-time check that `token` is the session token of `sessionId`. */
+  isSessionToken(token: string, sessionId: string): boolean {
+    if (token.length !== SESSION_TOKEN_LENGTH) return false;
+    return timingSafeEqual(Buffer.from(token), Buffer.from(this.sessionToken(sessionId)));
+  }
+
+  /**
+   * Splits a full name into kind and value, or returns null when it lacks the prefix or the
+   * `__kind__` marker. Exact forms only: `my-app__all__evil` is not `all`.
+   */
+  parse(name: string): ParsedChannel | null {
+    const head = `${this.prefix}__`;
+    if (!name.startsWith(head)) return null;
+    const rest = name.slice(head.length);
+    const end = rest.indexOf('__');
+    if (end <= 0) return null;
+    const kind = rest.slice(0, end);
+    if (!KIND_PATTERN.test(kind)) return null;
+    return { name, kind, value: rest.slice(end + 2) };
+  }
+
+  private kind(kind: string, value: string): string {
+    const name = `${this.prefix}__${kind}__${value}`;
+    assertValidChannelName(name, this.maxLength);
+    return name;
+  }
+}

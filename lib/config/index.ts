@@ -1,0 +1,1 @@
+export * from './push-stream.config.js';

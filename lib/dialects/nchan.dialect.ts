@@ -1,0 +1,108 @@
+import type { PushStreamHttpResponse } from '../http/http-client.interface.js';
+import { PushStreamProtocolError } from '../errors/push-stream.exception.js';
+import type { DialectRequest, PushStreamDialect } from './push-stream-dialect.interface.js';
+import type { ChannelInfo, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
+import { count, parseJsonObject } from './parse-json.js';
+
+/** The message envelope on Nchan: the same fields the push-stream JSON templates give browsers. */
+export interface NchanEnvelope {
+  channel: string;
+  text: unknown;
+  eventid: string;
+  type: string;
+}
+
+/**
+ * Nchan 1.x with `nchan_publisher` at `<pub>?id=a/b` (`nchan_channel_id $arg_id` and
+ * `nchan_channel_id_split_delimiter` set to the configured delimiter) and `nchan_stub_status`.
+ * Nchan has no message templates and no publisher-set event ids, so the message travels in a
+ * JSON envelope shaped like the push-stream template: browsers decode both servers alike.
+ */
+export class NchanDialect implements PushStreamDialect {
+  readonly kind = 'nchan' as const;
+  readonly notFoundStatus = 404;
+
+  constructor(private readonly delimiter: string = '/') {}
+
+  encodeMessage(data: unknown, channels: readonly string[], options: PublishOptions): string {
+    const envelope: NchanEnvelope = {
+      channel: channels.join(this.delimiter),
+      text: data,
+      eventid: options.eventId ?? '',
+      type: options.eventType ?? '',
+    };
+    return JSON.stringify(envelope);
+  }
+
+  publishRequest(publisherUrl: string, channels: readonly string[], body: string, options: PublishOptions): DialectRequest {
+    // Accept: JSON answers instead of Nchan's text/plain summary.
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (options.eventType !== undefined) headers['x-eventsource-event'] = options.eventType;
+    return { method: 'POST', url: `${publisherUrl}?id=${channels.join(this.delimiter)}`, headers, body };
+  }
+
+  parsePublish(channels: readonly string[], res: PushStreamHttpResponse): PublishManyResult {
+    const info = this.info('publish', channels.join(this.delimiter), res.body);
+    // Nchan sums a multi-channel publish into one answer; per-channel counters exist only for one.
+    return { channels: [...channels], subscribers: info.subscribers, infos: channels.length === 1 ? [info] : [] };
+  }
+
+  infoRequest(publisherUrl: string, channel: string): DialectRequest {
+    return { method: 'GET', url: `${publisherUrl}?id=${channel}`, headers: { accept: 'application/json' } };
+  }
+
+  parseInfo(channel: string, res: PushStreamHttpResponse): ChannelInfo | null {
+    if (res.status === this.notFoundStatus) return null;
+    return this.info('channel info', channel, res.body);
+  }
+
+  deleteRequest(publisherUrl: string, channel: string): DialectRequest {
+    return { method: 'DELETE', url: `${publisherUrl}?id=${channel}`, headers: { accept: 'application/json' } };
+  }
+
+  parseDelete(_channel: string, res: PushStreamHttpResponse): boolean {
+    return res.status !== this.notFoundStatus;
+  }
+
+  statsRequest(statsUrl: string): DialectRequest {
+    return { method: 'GET', url: statsUrl, headers: {} };
+  }
+
+  parseStats(res: PushStreamHttpResponse): ServerStats {
+    // nchan_stub_status answers `name: value` lines.
+    const raw: Record<string, string | number> = {};
+    for (const line of res.body.split('\n')) {
+      const m = /^([^:]+):\s*(.*?)\s*$/.exec(line);
+      if (m) raw[m[1]] = /^\d+$/.test(m[2]) ? Number(m[2]) : m[2];
+    }
+    const num = (k: string): number => (typeof raw[k] === 'number' ? (raw[k] as number) : 0);
+    if (raw['nchan version'] === undefined && raw.channels === undefined) {
+      throw new PushStreamProtocolError('stats', 'not an nchan_stub_status page; check statsUrl');
+    }
+    return {
+      server: this.kind,
+      channels: num('channels'),
+      subscribers: num('subscribers'),
+      publishedMessages: num('total published messages'),
+      storedMessages: num('stored messages'),
+      raw,
+    };
+  }
+
+  parseSubscriberChannels(raw: string): string[] | null {
+    // nginx has already decoded the URI once and Nchan does not decode again: a "%" left here is
+    // a double-encoding attempt, which the caller's alphabet check refuses.
+    return raw.split(this.delimiter);
+  }
+
+  private info(operation: string, channel: string, body: string): ChannelInfo {
+    const obj = parseJsonObject(operation, body);
+    return {
+      channel,
+      subscribers: count(operation, obj, 'subscribers'),
+      storedMessages: count(operation, obj, 'messages'),
+      publishedMessages: null,
+      lastMessageId: typeof obj.last_message_id === 'string' ? obj.last_message_id : undefined,
+    };
+  }
+}

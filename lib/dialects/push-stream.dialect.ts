@@ -1,0 +1,98 @@
+import type { PushStreamHttpResponse } from '../http/http-client.interface.js';
+import { PushStreamProtocolError } from '../errors/push-stream.exception.js';
+import type { DialectRequest, PushStreamDialect } from './push-stream-dialect.interface.js';
+import type { ChannelInfo, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
+import { count, parseJsonObject } from './parse-json.js';
+
+/** Backtrack suffix of a subscriber channel: `room.b5` asks for the last 5 stored messages. */
+const BACKTRACK_SUFFIX = /\.b\d+$/;
+
+function channelInfo(operation: string, obj: Record<string, unknown>): ChannelInfo {
+  if (typeof obj.channel !== 'string') throw new PushStreamProtocolError(operation, 'field "channel" is missing');
+  return {
+    channel: obj.channel,
+    subscribers: count(operation, obj, 'subscribers'),
+    storedMessages: count(operation, obj, 'stored_messages'),
+    publishedMessages: count(operation, obj, 'published_messages'),
+  };
+}
+
+/** Undoes %XX escapes the way the module does, once; null for a broken escape. */
+function percentDecodeOnce(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Nginx Push Stream Module (0.5.x), as recorded in shared/wire/push-stream:
+ * publish with POST `<pub>?id=a/b`, info with GET, delete with DELETE, statistics as JSON.
+ * One channel answers a flat object; several answer a group object with `infos`.
+ */
+export class PushStreamModuleDialect implements PushStreamDialect {
+  readonly kind = 'push-stream' as const;
+  readonly notFoundStatus = 404;
+
+  encodeMessage(data: unknown): string {
+    // The module substitutes the body raw into ~text~, so JSON keeps templates valid JSON.
+    return JSON.stringify(data);
+  }
+
+  publishRequest(publisherUrl: string, channels: readonly string[], body: string, options: PublishOptions): DialectRequest {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.eventId !== undefined) headers['event-id'] = options.eventId;
+    if (options.eventType !== undefined) headers['event-type'] = options.eventType;
+    return { method: 'POST', url: `${publisherUrl}?id=${channels.join('/')}`, headers, body };
+  }
+
+  parsePublish(channels: readonly string[], res: PushStreamHttpResponse): PublishManyResult {
+    const obj = parseJsonObject('publish', res.body);
+    const infos = Array.isArray(obj.infos)
+      ? obj.infos.map((i) => channelInfo('publish', (i ?? {}) as Record<string, unknown>))
+      : [channelInfo('publish', obj)];
+    return { channels: [...channels], subscribers: infos.reduce((n, i) => n + i.subscribers, 0), infos };
+  }
+
+  infoRequest(publisherUrl: string, channel: string): DialectRequest {
+    return { method: 'GET', url: `${publisherUrl}?id=${channel}`, headers: {} };
+  }
+
+  parseInfo(_channel: string, res: PushStreamHttpResponse): ChannelInfo | null {
+    if (res.status === this.notFoundStatus) return null;
+    return channelInfo('channel info', parseJsonObject('channel info', res.body));
+  }
+
+  deleteRequest(publisherUrl: string, channel: string): DialectRequest {
+    return { method: 'DELETE', url: `${publisherUrl}?id=${channel}`, headers: {} };
+  }
+
+  parseDelete(_channel: string, res: PushStreamHttpResponse): boolean {
+    return res.status !== this.notFoundStatus;
+  }
+
+  statsRequest(statsUrl: string): DialectRequest {
+    return { method: 'GET', url: statsUrl, headers: {} };
+  }
+
+  parseStats(res: PushStreamHttpResponse): ServerStats {
+    const obj = parseJsonObject('stats', res.body);
+    const raw: Record<string, string | number> = {};
+    for (const [k, v] of Object.entries(obj)) if (typeof v === 'string' || typeof v === 'number') raw[k] = v;
+    return {
+      server: this.kind,
+      channels: count('stats', obj, 'channels'),
+      subscribers: count('stats', obj, 'subscribers'),
+      publishedMessages: count('stats', obj, 'published_messages'),
+      storedMessages: count('stats', obj, 'stored_messages'),
+      raw,
+    };
+  }
+
+  parseSubscriberChannels(raw: string): string[] | null {
+    const decoded = percentDecodeOnce(raw);
+    if (decoded === null) return null;
+    return decoded.split('/').map((id) => id.replace(BACKTRACK_SUFFIX, ''));
+  }
+}

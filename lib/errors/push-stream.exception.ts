@@ -1,0 +1,93 @@
+/** Base class of every error the library throws: catch this one to catch them all. */
+export class PushStreamError extends Error {
+  /** True when the same request may succeed if sent again (connection refused, timeout, 5xx). */
+  readonly retryable: boolean;
+  /** HTTP status from nginx, when nginx answered. */
+  readonly status?: number;
+  /** nginx's reason, from the X-Nginx-PushStream-Explain header, when present. */
+  readonly explain?: string;
+  /** The channel(s) the failed operation was about. */
+  readonly channels?: readonly string[];
+
+  constructor(
+    message: string,
+    init: { retryable?: boolean; status?: number; explain?: string; channels?: readonly string[]; cause?: unknown } = {},
+  ) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.retryable = init.retryable ?? false;
+    this.status = init.status;
+    this.explain = init.explain;
+    this.channels = init.channels;
+  }
+}
+
+/** Bad module options; thrown at start-up, naming the field. */
+export class PushStreamConfigError extends PushStreamError {
+  constructor(readonly field: string, problem: string) {
+    super(`Invalid PushStreamModule option "${field}": ${problem}`);
+  }
+}
+
+/** A channel name outside the safe alphabet or too long. Thrown before any request is made. */
+export class InvalidChannelNameError extends PushStreamError {
+  constructor(readonly channel: string, reason: string) {
+    super(`Invalid channel name ${JSON.stringify(channel.length > 80 ? channel.slice(0, 80) + '…' : channel)}: ${reason}`, {
+      channels: [channel],
+    });
+  }
+}
+
+/** The encoded message is larger than maxMessageBytes (nginx's client_max_body_size). Nothing was sent. */
+export class MessageTooLargeError extends PushStreamError {
+  constructor(readonly size: number, readonly limit: number, channels: readonly string[]) {
+    super(`Message of ${size} bytes exceeds the limit of ${limit} bytes (maxMessageBytes)`, { channels });
+  }
+}
+
+/** nginx answered with an unexpected status. */
+export class PushStreamHttpError extends PushStreamError {
+  constructor(
+    operation: string,
+    status: number,
+    init: { explain?: string; channels?: readonly string[]; body?: string } = {},
+  ) {
+    const reason = init.explain ? `: ${init.explain}` : '';
+    // 5xx: nginx is overloaded or its shared memory is full (answers 500); both pass with time.
+    super(`${operation} failed with HTTP ${status}${reason}`, {
+      status,
+      explain: init.explain,
+      channels: init.channels,
+      retryable: status >= 500,
+    });
+  }
+}
+
+/** nginx could not be reached (connection refused, reset, DNS). Retryable. */
+export class PushStreamConnectionError extends PushStreamError {
+  constructor(url: string, cause: unknown) {
+    const detail = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
+    super(`Cannot reach nginx at ${url}: ${detail}`, { retryable: true, cause });
+  }
+}
+
+/** nginx did not answer within publishTimeoutMs. Retryable. */
+export class PushStreamTimeoutError extends PushStreamError {
+  constructor(url: string, timeoutMs: number) {
+    super(`nginx at ${url} did not answer within ${timeoutMs} ms`, { retryable: true });
+  }
+}
+
+/** nginx answered, but not in the shape the configured dialect expects (wrong server or location). */
+export class PushStreamProtocolError extends PushStreamError {
+  constructor(operation: string, detail: string) {
+    super(`${operation}: unexpected answer from nginx (${detail}); check the "server" option and the nginx location`);
+  }
+}
+
+/** The message or its publish options cannot be sent (not JSON-encodable, unsafe event id or type). Nothing was sent. */
+export class InvalidMessageError extends PushStreamError {
+  constructor(reason: string, channels: readonly string[]) {
+    super(`Cannot publish: ${reason}`, { channels });
+  }
+}

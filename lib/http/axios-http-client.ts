@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { HttpService } from '@nestjs/axios';
+import { firstValueFrom } from 'rxjs';
+import { PushStreamConnectionError, PushStreamTimeoutError } from '../errors/push-stream.exception.js';
+import type { PushStreamHttpClient, PushStreamHttpRequest, PushStreamHttpResponse } from './http-client.interface.js';
+
+/**
+ * Transport on @nestjs/axios's HttpService, for applications that want their axios
+ * interceptors and agents on publishes. Import it from `nestjs-push-stream/axios` and provide it
+ * under PUSH_STREAM_HTTP_CLIENT; give HttpModule a keep-alive agent, or it opens a connection per publish.
+ */
+@Injectable()
+export class AxiosHttpClient implements PushStreamHttpClient {
+  constructor(private readonly http: HttpService) {}
+
+  async request(req: PushStreamHttpRequest): Promise<PushStreamHttpResponse> {
+    try {
+      const res = await firstValueFrom(
+        this.http.request<string>({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          data: req.body,
+          timeout: req.timeoutMs,
+          // Every status is an answer for the service to judge; only transport failures throw.
+          validateStatus: () => true,
+          responseType: 'text',
+          // Keep bodies as text: the dialects parse them, and push-stream's are not always JSON.
+          transformResponse: [(d: unknown) => d],
+        }),
+      );
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers ?? {})) {
+        if (v !== undefined && v !== null) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+      }
+      return { status: res.status, headers, body: typeof res.data === 'string' ? res.data : String(res.data ?? '') };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED') {
+        throw new PushStreamTimeoutError(req.url, req.timeoutMs);
+      }
+      throw new PushStreamConnectionError(req.url, err);
+    }
+  }
+}

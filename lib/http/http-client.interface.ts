@@ -1,0 +1,24 @@
+/** A request the service asks the HTTP client to make. Bodies are strings: nginx stores them as raw bytes. */
+export interface PushStreamHttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** Abort after this many milliseconds; the client rejects with a timeout error. */
+  timeoutMs: number;
+}
+
+export interface PushStreamHttpResponse {
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Transport used by PushStreamService. Implementations must resolve for every HTTP status
+ * and reject only for transport failures, with a PushStreamConnectionError or PushStreamTimeoutError.
+ */
+export interface PushStreamHttpClient {
+  request(req: PushStreamHttpRequest): Promise<PushStreamHttpResponse>;
+}

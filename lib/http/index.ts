@@ -1,0 +1,2 @@
+export * from './http-client.interface.js';
+export * from './undici-http-client.js';

@@ -1,0 +1,85 @@
+import type { ChannelRule } from '../auth/channel-rule.interface.js';
+
+export type PushStreamServerKind = 'push-stream' | 'nchan';
+
+export interface RetryPolicy {
+  /** Total attempts including the first one. 1 disables retrying. */
+  attempts: number;
+  /** Backoff before the 2nd attempt; doubles each time, with full jitter. */
+  baseDelayMs: number;
+  /** Upper bound of one backoff delay. */
+  maxDelayMs: number;
+}
+
+export interface SubscriberEndpoint {
+  /** Host the browser connects to, e.g. `localhost` or `push.example.com`. */
+  host: string;
+  /** Port the browser connects to; omitted from URLs when it is the protocol's default. */
+  port?: number;
+  /** `http` or `https`; WebSocket URLs use `ws`/`wss` accordingly. */
+  protocol: 'http' | 'https';
+}
+
+/** The user as the auth rules see it. Only `id` is read by the built-in rules. */
+export interface PushStreamUser {
+  id: string | number;
+  [key: string]: unknown;
+}
+
+export interface PushStreamModuleOptions {
+  /** Which nginx module answers: the Nginx Push Stream Module (default) or Nchan. */
+  server?: PushStreamServerKind;
+  /**
+   * Publisher location(s), e.g. `http://127.0.0.1:9080/pub`. With several nginx servers each
+   * holding its own subscribers, every message is published to every URL.
+   */
+  publisherUrl: string | string[];
+  /** Statistics location; defaults to `/channels-stats` (push-stream) or `/nchan-stats` (Nchan) on the first publisher's origin. */
+  statsUrl?: string;
+  /** Where browsers connect, used to build subscriber URLs for pages. */
+  subscriber?: SubscriberEndpoint;
+  /** Prefix of every channel name (the seed's NGINX_PUSH_STREAM_PUB_PREFIX). Default `my-app`. */
+  prefix?: string;
+  /** Key of the HMAC that turns a session id into a session channel token. At least 16 characters. */
+  secret: string;
+  /** Timeout of one HTTP attempt. Default 5000 ms. */
+  publishTimeoutMs?: number;
+  /** Retry policy for retryable failures (connection refused, timeout, 5xx). */
+  retry?: Partial<RetryPolicy>;
+  /** Largest encoded message, in bytes; keep equal to nginx's client_max_body_size. Default 65536. */
+  maxMessageBytes?: number;
+  /** Longest channel name accepted. Default 128. */
+  maxChannelNameLength?: number;
+  /** Separator between channel ids in one URL, as set in the nginx config (Nchan's split delimiter). Default `/`. */
+  channelDelimiter?: string;
+  /** Subscriber authorization (the auth_request endpoint). */
+  auth?: PushStreamAuthOptions;
+}
+
+export interface PushStreamAuthOptions {
+  /** Session key read when `req.user` is absent. Default `user`. */
+  sessionUserKey?: string;
+  /** Overrides how the user is found on the request. Return null for anonymous. */
+  resolveUser?: (req: unknown) => PushStreamUser | null | undefined | Promise<PushStreamUser | null | undefined>;
+  /** Channel kinds with a `*` wildcard meaning on the server that have no rule: always denied. */
+  wildcardPrefixes?: string[];
+  /** Extra rules given inline; see ChannelRule. */
+  rules?: ChannelRule[];
+}
+
+/** Options with every default applied, as the rest of the library reads them. */
+export interface ResolvedPushStreamOptions {
+  server: PushStreamServerKind;
+  publisherUrls: string[];
+  statsUrl: string;
+  subscriber?: SubscriberEndpoint;
+  prefix: string;
+  secret: string;
+  publishTimeoutMs: number;
+  retry: RetryPolicy;
+  maxMessageBytes: number;
+  maxChannelNameLength: number;
+  channelDelimiter: string;
+  auth: Required<Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules'>> &
+    Pick<PushStreamAuthOptions, 'resolveUser'>;
+}

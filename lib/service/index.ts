@@ -1,0 +1,2 @@
+export * from './push-stream.service.js';
+export * from './retry.js';
