@@ -1,0 +1,1 @@
+export * from './nginx-test-server.js';

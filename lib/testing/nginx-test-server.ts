@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
+
+const run = promisify(execFile);
+
+/** The package's nginx/ folder: the same configs serve the tests, the demo and Docker. */
+export const NGINX_CONFIG_DIR = fileURLToPath(new URL('../../nginx/', import.meta.url));
+
+const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/local/nginx/modules', '/etc/nginx/modules'];
+
+export interface NginxTestServerOptions {
+  /** Which module serves channels. Default `nchan`. */
+  server?: PushStreamServerKind;
+  /** The NestJS app nginx proxies to and asks about subscriptions, `host:port`. */
+  appUpstream: string;
+  /** Public port (subscribers, app). Default: a free one. */
+  port?: number;
+  /** Internal publisher/stats port. Default: a free one. */
+  pubPort?: number;
+  /** nginx binary. Default `nginx` on the PATH. */
+  binary?: string;
+  /** Dynamic module to load (.so); default: found in the usual Debian folders, none if compiled in. */
+  modulePath?: string;
+  /** Folder holding nginx.conf.template and the server templates. Default the package's nginx/. */
+  configDir?: string;
+}
+
+/** Binds port 0 on loopback and returns the port the kernel chose. */
+export async function findFreePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Replaces `${NAME}` placeholders; an unknown name is an error rather than an empty string. */
+export function renderTemplate(template: string, vars: Record<string, string>): string {
+  return template.replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => {
+    if (!(name in vars)) throw new Error(`nginx template uses \${${name}}, which has no value`);
+    return vars[name];
+  });
+}
+
+/** `load_module` line for the server's module, or '' when the binary has it compiled in. */
+export async function moduleLoadLine(server: PushStreamServerKind, binary = 'nginx', modulePath?: string): Promise<string> {
+  if (modulePath) return `load_module ${modulePath};`;
+  const { stderr } = await run(binary, ['-V']);
+  const builtIn = server === 'nchan' ? /nchan/i : /push-stream|push_stream/i;
+  if (builtIn.test(stderr)) return '';
+  const file = server === 'nchan' ? 'ngx_nchan_module.so' : 'ngx_http_push_stream_module.so';
+  const found = MODULE_DIRS.map((d) => join(d, file)).find((p) => existsSync(p));
+  if (!found) {
+    const hint =
+      server === 'nchan'
+        ? 'install it with: apt-get install -y nginx libnginx-mod-nchan'
+        : 'build nginx with the Push Stream Module or set NGINX_PUSH_STREAM_MODULE=/path/ngx_http_push_stream_module.so';
+    throw new Error(`nginx has no ${server} module: ${hint}`);
+  }
+  return `load_module ${found};`;
+}
+
+/**
+ * A real nginx on free loopback ports, from the package's own configs, in a temporary folder.
+ * For end-to-end tests of an application that uses nestjs-push-stream:
+ *
+ *   const nginx = await NginxTestServer.start({ appUpstream: `127.0.0.1:${appPort}` });
+ *   ... PushStreamModule.forRoot({ server: 'nchan', publisherUrl: nginx.publisherUrl, ... })
+ *   await nginx.stop();
+ */
+export class NginxTestServer {
+  private running = false;
+
+  private constructor(
+    readonly server: PushStreamServerKind,
+    readonly port: number,
+    readonly pubPort: number,
+    readonly workDir: string,
+    private readonly binary: string,
+  ) {}
+
+  static async start(options: NginxTestServerOptions): Promise<NginxTestServer> {
+    const server = options.server ?? 'nchan';
+    const binary = options.binary ?? 'nginx';
+    const configDir = options.configDir ?? NGINX_CONFIG_DIR;
+    const port = options.port ?? (await findFreePort());
+    const pubPort = options.pubPort ?? (await findFreePort());
+    const workDir = await mkdtemp(join(tmpdir(), 'nestjs-push-stream-nginx-'));
+    await mkdir(join(workDir, 'logs'));
+    await mkdir(join(workDir, 'tmp'));
+    const vars = {
+      NGINX_LOAD_MODULES: await moduleLoadLine(server, binary, options.modulePath),
+      NGINX_SERVER_CONF: join(workDir, 'server.conf'),
+      NGINX_LISTEN: `127.0.0.1:${port}`,
+      NGINX_PUB_LISTEN: `127.0.0.1:${pubPort}`,
+      NGINX_PUB_ALLOW: '127.0.0.1',
+      APP_UPSTREAM: options.appUpstream,
+    };
+    const serverTemplate = await readFile(join(configDir, `${server}.conf.template`), 'utf8');
+    await writeFile(vars.NGINX_SERVER_CONF, renderTemplate(serverTemplate, vars));
+    const mainTemplate = await readFile(join(configDir, 'nginx.conf.template'), 'utf8');
+    await writeFile(join(workDir, 'nginx.conf'), renderTemplate(mainTemplate, vars));
+    const instance = new NginxTestServer(server, port, pubPort, workDir, binary);
+    await instance.start();
+    return instance;
+  }
+
+  /** Public origin: subscribers connect here, e.g. `${baseUrl}/sub/my-app__all__`. */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get publisherUrl(): string {
+    return `http://127.0.0.1:${this.pubPort}/pub`;
+  }
+
+  get statsUrl(): string {
+    return `http://127.0.0.1:${this.pubPort}/${this.server === 'nchan' ? 'nchan-stats' : 'channels-stats'}`;
+  }
+
+  get configFile(): string {
+    return join(this.workDir, 'nginx.conf');
+  }
+
+  /** Starts (or starts again after stop()) on the same ports. */
+  async start(): Promise<void> {
+    await this.nginx([]);
+    this.running = true;
+    await this.waitForPort(true);
+  }
+
+  /** Re-reads the configuration; subscribers of old workers are closed gracefully. */
+  async reload(): Promise<void> {
+    await this.nginx(['-s', 'reload']);
+  }
+
+  /** Stops nginx at once and waits until its ports are closed. Keeps the folder for start(). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    await this.nginx(['-s', 'stop']).catch(() => undefined);
+    this.running = false;
+    await this.waitForPort(false);
+  }
+
+  /** Stops nginx and removes its folder. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  /** The error log, for diagnosing a failed test. */
+  async errorLog(): Promise<string> {
+    return readFile(join(this.workDir, 'logs', 'error.log'), 'utf8').catch(() => '');
+  }
+
+  private async nginx(args: string[]): Promise<void> {
+    try {
+      await run(this.binary, ['-p', this.workDir, '-c', this.configFile, ...args]);
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? '';
+      throw new Error(`nginx ${args.join(' ') || 'start'} failed: ${stderr.trim() || (err as Error).message}`);
+    }
+  }
+
+  private async waitForPort(open: boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if ((await isListening(this.port)) === open && (await isListening(this.pubPort)) === open) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`nginx did not ${open ? 'start listening' : 'stop'} on ${this.port}/${this.pubPort}: ${await this.errorLog()}`);
+  }
+}
+
+async function isListening(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
