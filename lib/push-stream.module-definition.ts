@@ -19,7 +19,7 @@ export const {
   ASYNC_OPTIONS_TYPE: PUSH_STREAM_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<PushStreamModuleOptions>({ moduleName: 'PushStream' })
   .setClassMethodName('forRoot')
-  .setExtras<PushStreamModuleExtras>({ isGlobal: false, authRoute: 'push-stream/auth' }, (definition, extras) => ({
+  .setExtras<PushStreamModuleExtras>({ isGlobal: false, authRoute: 'push-stream/auth', httpClient: undefined }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,
   }))
