@@ -89,6 +89,10 @@ export class NchanDialect implements PushStreamDialect {
     };
   }
 
+  subscriberPath(channels: readonly string[]): string {
+    return channels.join(this.delimiter);
+  }
+
   parseSubscriberChannels(raw: string): string[] | null {
     // nginx has already decoded the URI once and Nchan does not decode again: a "%" left here is
     // a double-encoding attempt, which the caller's alphabet check refuses.

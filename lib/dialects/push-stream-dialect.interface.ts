@@ -37,4 +37,10 @@ export interface PushStreamDialect {
    * (for the auth endpoint). Returns null when the value is malformed; that denies.
    */
   parseSubscriberChannels(raw: string): string[] | null;
+
+  /**
+   * The channel part of a subscriber URL. `backtrack` asks for the last N stored messages on join
+   * where the server supports it per channel (push-stream `.bN`; Nchan replays its buffer instead).
+   */
+  subscriberPath(channels: readonly string[], backtrack?: Readonly<Record<string, number>>): string;
 }

@@ -90,6 +90,10 @@ export class PushStreamModuleDialect implements PushStreamDialect {
     };
   }
 
+  subscriberPath(channels: readonly string[], backtrack: Readonly<Record<string, number>> = {}): string {
+    return channels.map((c) => (backtrack[c] > 0 ? `${c}.b${Math.floor(backtrack[c])}` : c)).join('/');
+  }
+
   parseSubscriberChannels(raw: string): string[] | null {
     const decoded = percentDecodeOnce(raw);
     if (decoded === null) return null;

@@ -1,2 +1,3 @@
 export * from './push-stream.service.js';
 export * from './retry.js';
+export * from './subscriber-urls.interface.js';

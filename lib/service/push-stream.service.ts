@@ -9,6 +9,7 @@ import type {
   ServerStats,
 } from '../dialects/push-stream-result.interface.js';
 import {
+  PushStreamConfigError,
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
@@ -23,6 +24,7 @@ import {
   PUSH_STREAM_SLEEP,
 } from '../push-stream.constants.js';
 import { type Sleep, withRetry } from './retry.js';
+import type { SubscriberUrlOptions, SubscriberUrls } from './subscriber-urls.interface.js';
 
 /** Event ids and types go into headers and, raw, into push-stream's JSON templates. */
 const EVENT_FIELD = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -92,6 +94,28 @@ export class PushStreamService {
   async stats(): Promise<ServerStats> {
     const res = await this.send(this.dialect.statsRequest(this.options.statsUrl), 'stats', []);
     return this.dialect.parseStats(res);
+  }
+
+  /**
+   * Subscriber URLs for a page, from the `subscriber` option (host, port, protocol) and the
+   * locations in the shipped nginx configs. Channel names are validated like publishes.
+   */
+  subscriberUrls(channels: readonly string[], options: SubscriberUrlOptions = {}): SubscriberUrls {
+    const endpoint = this.options.subscriber;
+    if (!endpoint) throw new PushStreamConfigError('subscriber', 'set subscriber { host, port, protocol } to build subscriber URLs');
+    const path = this.dialect.subscriberPath(
+      channels.map((c) => this.channels.validate(c)),
+      options.backtrack,
+    );
+    const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
+    const http = `${endpoint.protocol}://${endpoint.host}${port}`;
+    const ws = `${endpoint.protocol === 'https' ? 'wss' : 'ws'}://${endpoint.host}${port}`;
+    return {
+      stream: `${http}/sub/${path}`,
+      websocket: `${ws}/ws/${path}`,
+      eventsource: `${http}/ev/${path}`,
+      longpolling: `${http}/lp/${path}`,
+    };
   }
 
   private encode(data: unknown, channels: readonly string[], options: PublishOptions): string {
