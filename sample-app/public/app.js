@@ -1,0 +1,207 @@
+// The chat page. No build step: a plain ES module, with the package's browser client served by the
+// app from nestjs-push-stream/browser. The page only subscribes; every message is sent to the app,
+// which validates it and publishes it through nginx.
+import { PushStreamClient } from '/assets/push-stream/push-stream-client.js';
+
+const $ = (id) => document.getElementById(id);
+const log = $('log');
+
+/** For people poking around in the console (and the end-to-end test): every message received. */
+const sample = { boot: null, client: null, received: [] };
+window.sample = sample;
+
+function showError(text) {
+  $('error').textContent = text;
+  $('error').hidden = !text;
+}
+
+async function post(path, body = {}) {
+  const res = await fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': sample.boot.csrfToken },
+    body: JSON.stringify(body),
+  });
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const message = Array.isArray(answer.message) ? answer.message.join('; ') : answer.message;
+    throw new Error(message || `${res.status} ${res.statusText}`);
+  }
+  showError('');
+  return answer;
+}
+
+function addLine(kind, parts, { id, channel, at }) {
+  const li = document.createElement('li');
+  li.className = `msg-${kind}`;
+  li.dataset.kind = kind;
+  if (id) li.dataset.id = id;
+  li.dataset.channel = channel;
+  if (at) {
+    const time = document.createElement('time');
+    time.dateTime = at;
+    time.textContent = new Date(at).toLocaleTimeString();
+    li.append(time);
+  }
+  for (const [cls, text] of parts) {
+    const span = document.createElement('span');
+    if (cls) span.className = cls;
+    span.textContent = text; // never innerHTML: messages are other people's text
+    li.append(span);
+  }
+  const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
+  log.append(li);
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+function onProgress(data) {
+  $('task-progress').value = data.percent;
+  $('task-percent').textContent = `${data.percent}%`;
+  if (data.done) $('long-task').disabled = false;
+}
+
+function onMessage(detail) {
+  sample.received.push(detail);
+  const { channel } = detail;
+  let data = detail.data;
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      /* plain text */
+    }
+  }
+  const kind = data && typeof data === 'object' && typeof data.kind === 'string' ? data.kind : detail.eventType;
+  const meta = { id: data?.id ?? detail.eventId ?? detail.id, channel, at: data?.at };
+  switch (kind) {
+    case 'chat':
+      return addLine('chat', [['from', data.from], ['text', data.text]], meta);
+    case 'private':
+      return addLine('private', [['from', `${data.from} → ${data.to} (private)`], ['text', data.text]], meta);
+    case 'notice':
+      return addLine('notice', [['from', 'Session notice'], ['text', data.text]], meta);
+    case 'joined':
+      return addLine('joined', [['text', `${data.name} logged in`]], meta);
+    case 'progress':
+      if (channel === sample.boot.channels.page) onProgress(data);
+      return undefined;
+    default:
+      // Anything else, e.g. published with the CLI: shown as it came.
+      return addLine('other', [['from', channel], ['text', JSON.stringify(data)]], meta);
+  }
+}
+
+function setState(state) {
+  const el = $('state');
+  el.textContent = state;
+  el.dataset.state = state;
+  el.className = `state state-${state}`;
+}
+
+function renderIdentity(boot) {
+  $('whoami').textContent = boot.user ? boot.user.name : `${boot.displayName} (anonymous)`;
+  $('login-form').hidden = Boolean(boot.user);
+  $('logout').hidden = !boot.user;
+  $('private').hidden = !boot.user;
+  for (const select of [$('login-user'), $('private-to')]) {
+    select.replaceChildren(
+      ...boot.users.map((u) => {
+        const option = document.createElement('option');
+        option.value = u.id;
+        option.textContent = u.name;
+        return option;
+      }),
+    );
+  }
+  $('server').textContent = `via ${boot.server === 'nchan' ? 'Nchan' : 'Nginx Push Stream Module'}`;
+  $('channels').replaceChildren(
+    ...boot.subscribe.map((name) => {
+      const li = document.createElement('li');
+      li.textContent = name;
+      return li;
+    }),
+  );
+}
+
+function wireForms() {
+  $('chat-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const input = $('chat-input');
+    const text = input.value.trim();
+    if (!text) return;
+    try {
+      await post('/api/messages', { text });
+      input.value = '';
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await post('/api/login', { username: $('login-user').value });
+      location.reload(); // a new session: subscribe again with its channels
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    try {
+      sample.client?.close(); // stop receiving __authorized__ and __user__ at once
+      await post('/api/logout');
+      location.reload();
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('private-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await post('/api/private', { to: $('private-to').value, text: $('private-text').value });
+      $('private-text').value = '';
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('notify-session').addEventListener('click', () => post('/api/notify-session').catch((err) => showError(err.message)));
+  $('long-task').addEventListener('click', async () => {
+    $('long-task').disabled = true;
+    onProgress({ percent: 0, done: false });
+    try {
+      await post('/api/tasks', { pageId: sample.boot.pageId });
+    } catch (err) {
+      $('long-task').disabled = false;
+      showError(err.message);
+    }
+  });
+}
+
+async function start() {
+  wireForms();
+  const res = await fetch('/api/page', { credentials: 'same-origin', cache: 'no-store' });
+  if (!res.ok) throw new Error(`GET /api/page: ${res.status}`);
+  const boot = await res.json();
+  sample.boot = boot;
+  renderIdentity(boot);
+
+  const client = new PushStreamClient({
+    url: location.origin,
+    server: boot.server,
+    channels: boot.subscribe,
+    backtrack: boot.backtrack,
+    eventTypes: boot.eventTypes,
+  });
+  sample.client = client;
+  client.addEventListener('message', (e) => onMessage(e.detail));
+  client.addEventListener('state', (e) => setState(e.detail.state));
+  client.addEventListener('denied', () => showError('The server refused a subscription; reload the page.'));
+  client.addEventListener('channel-deleted', (e) => showError(`Channel deleted: ${e.detail?.channel ?? ''}`));
+  window.addEventListener('pagehide', () => client.close());
+  client.connect();
+  document.body.dataset.ready = 'true';
+}
+
+start().catch((err) => {
+  setState('closed');
+  showError(`Could not start: ${err.message}`);
+});

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { PushStreamModule } from 'nestjs-push-stream';
+import { pushStreamConfig } from 'nestjs-push-stream/config';
+import { AuthController } from './auth/auth.controller.js';
+import { UsersService } from './auth/users.service.js';
+import { ChatController } from './chat/chat.controller.js';
+import { PublisherService } from './chat/publisher.service.js';
+import { PageController } from './page/page.controller.js';
+import { sampleConfig } from './sample.config.js';
+import { TasksController } from './tasks/tasks.controller.js';
+import { TasksService } from './tasks/tasks.service.js';
+
+/**
+ * nestjs-push-stream configured as an application would: NGINX_PUSH_STREAM_* variables read by
+ * `pushStreamConfig` through @nestjs/config. The module also registers the auth endpoint nginx
+ * calls before each subscription (`/push-stream/auth`).
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true, cache: true, load: [pushStreamConfig, sampleConfig] }),
+    PushStreamModule.forRootAsync(pushStreamConfig.asProvider()),
+  ],
+  controllers: [PageController, AuthController, ChatController, TasksController],
+  providers: [UsersService, PublisherService, TasksService],
+})
+export class AppModule {}

@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { registerAs } from '@nestjs/config';
+
+/** A demo user: there are no passwords, the sample only shows what logging in changes. */
+export interface DemoUser {
+  id: string;
+  name: string;
+}
+
+export interface SampleConfig {
+  host: string;
+  port: number;
+  /** Users who may log in, from DEMO_USERS=alice,bob,carol. */
+  users: DemoUser[];
+  /** Signs the session cookie. A random one per start when SESSION_SECRET is unset (sessions end on restart). */
+  sessionSecret: string;
+  sessionSecretIsRandom: boolean;
+  /** Sessions in Redis (connect-redis) when set, e.g. redis://redis:6379; the in-memory store otherwise. */
+  redisUrl?: string;
+  /** Messages a new page gets from `__all__` on join. */
+  historyLength: number;
+  /** Length of the long task, in milliseconds. */
+  taskDurationMs: number;
+}
+
+const USER_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export function parseDemoUsers(raw: string): DemoUser[] {
+  const ids = raw
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const id of ids) {
+    if (!USER_ID.test(id)) throw new Error(`DEMO_USERS: "${id}" is not a valid user id (a-z, 0-9, "_", "-", at most 32)`);
+  }
+  return [...new Set(ids)].map((id) => ({ id, name: id.charAt(0).toUpperCase() + id.slice(1) }));
+}
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** The sample's own settings, namespace `sample` in ConfigService. */
+export const sampleConfig = registerAs('sample', (): SampleConfig => {
+  const secret = process.env.SESSION_SECRET;
+  if (secret !== undefined && secret.length < 16) throw new Error('SESSION_SECRET must be at least 16 characters');
+  return {
+    host: process.env.HOST || '127.0.0.1',
+    port: intEnv('PORT', 3000, 0, 65535),
+    users: parseDemoUsers(process.env.DEMO_USERS ?? 'alice,bob,carol'),
+    sessionSecret: secret ?? randomBytes(32).toString('hex'),
+    sessionSecretIsRandom: secret === undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    historyLength: intEnv('HISTORY_LENGTH', 10, 0, 20),
+    taskDurationMs: intEnv('TASK_DURATION_MS', 3000, 100, 60_000),
+  };
+});
