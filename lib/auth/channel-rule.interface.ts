@@ -27,5 +27,10 @@ export interface ChannelRuleContext<Req = unknown> {
 export interface ChannelRule<Req = unknown> {
   /** The kind this rule answers for, e.g. `room` for `my-app__room__42`. */
   readonly kind: string;
+  /**
+   * True when this kind needs an identity (a session or a logged-in user). A refusal by such a
+   * rule for a request with neither answers 401 ("log in first") instead of 403.
+   */
+  readonly requiresSession?: boolean;
   canSubscribe(context: ChannelRuleContext<Req>): boolean | Promise<boolean>;
 }

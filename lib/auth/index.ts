@@ -1,1 +1,12 @@
 export * from './channel-rule.interface.js';
+export { PUSH_STREAM_CHANNEL_RULES, DEFAULT_AUTH_ROUTE } from './auth.constants.js';
+export * from './built-in-rules.js';
+export * from './channel-rule.decorator.js';
+export * from './channel-rule-registry.js';
+export * from './channel-authorizer.js';
+export * from './channel-auth.guard.js';
+export * from './push-stream-auth.controller.js';
+export * from './subscriber-channels.js';
+export * from './subscriber-auth-request.js';
+export { toPushStreamUser, defaultResolveUser, resolveRequestUser } from './resolve-user.js';
+export { loadedSessionId } from './request-session.js';

@@ -1,0 +1,106 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { PushStreamChannels } from '../channels/push-stream-channels.js';
+import type { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
+import type { PushStreamUser, ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
+import { PUSH_STREAM_DIALECT, PUSH_STREAM_RESOLVED_OPTIONS } from '../push-stream.constants.js';
+import { CHANNELS_HEADER, ORIGINAL_URI_HEADER } from './auth.constants.js';
+import { ChannelRuleRegistry } from './channel-rule-registry.js';
+import type { ParsedChannel } from './channel-rule.interface.js';
+import { loadedSessionId } from './request-session.js';
+import { resolveRequestUser } from './resolve-user.js';
+import { describeId, parseSubscriberChannelIds } from './subscriber-channels.js';
+import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
+
+export type ChannelAuthDecision =
+  | { allowed: true; channels: ParsedChannel[]; user: PushStreamUser | null; sessionId: string | null }
+  | { allowed: false; status: 401 | 403; reason: string };
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Answers one subscription: every channel nginx will subscribe to must pass its kind's rule, or
+ * the whole request is refused. Never throws: malformed input and failing rules are refusals.
+ */
+@Injectable()
+export class ChannelAuthorizer {
+  private readonly logger = new Logger('PushStreamAuth');
+
+  constructor(
+    @Inject(PUSH_STREAM_RESOLVED_OPTIONS) private readonly options: ResolvedPushStreamOptions,
+    @Inject(PUSH_STREAM_DIALECT) private readonly dialect: PushStreamDialect,
+    private readonly channels: PushStreamChannels,
+    private readonly registry: ChannelRuleRegistry,
+  ) {}
+
+  async authorize(req: SubscriberAuthRequest): Promise<ChannelAuthDecision> {
+    try {
+      return await this.decide(req);
+    } catch (err) {
+      this.logger.warn(`Refused ${this.uriOf(req)}: unexpected error: ${errorText(err)}`);
+      return { allowed: false, status: 403, reason: 'unexpected error' };
+    }
+  }
+
+  private async decide(req: SubscriberAuthRequest): Promise<ChannelAuthDecision> {
+    const parsedIds = parseSubscriberChannelIds(req.headers[CHANNELS_HEADER], this.dialect, {
+      maxChannelNameLength: this.options.maxChannelNameLength,
+      wildcardPrefixes: this.options.auth.wildcardPrefixes,
+      hasRule: (id) => this.ruleFor(id) !== undefined,
+    });
+    if (!parsedIds.ok) return this.refuse(req, 403, parsedIds.reason);
+
+    // Structure first, for every channel: no rule (and no database) is consulted for a request
+    // that is refused anyway.
+    const channels: ParsedChannel[] = [];
+    for (const id of parsedIds.ids) {
+      const channel = this.channels.parse(id);
+      if (!channel) return this.refuse(req, 403, `channel ${describeId(id)} lacks the "${this.channels.prefix}__<kind>__" form`);
+      if (!this.registry.get(channel.kind)) return this.refuse(req, 403, `channel ${describeId(id)} has a kind with no rule`);
+      channels.push(channel);
+    }
+
+    let user: PushStreamUser | null;
+    try {
+      user = await resolveRequestUser(req, this.options.auth);
+    } catch (err) {
+      this.logger.warn(`Refused ${this.uriOf(req)}: resolving the user failed: ${errorText(err)}`);
+      return { allowed: false, status: 403, reason: 'resolving the user failed' };
+    }
+    const sessionId = loadedSessionId(req);
+
+    for (const channel of channels) {
+      const rule = this.registry.get(channel.kind)!;
+      let allowed: unknown;
+      try {
+        allowed = await rule.canSubscribe({ request: req, user, sessionId, channel });
+      } catch (err) {
+        this.logger.warn(`Refused ${this.uriOf(req)}: the "${rule.kind}" rule threw: ${errorText(err)}`);
+        return { allowed: false, status: 403, reason: `the "${rule.kind}" rule failed` };
+      }
+      // Only a real `true` allows: a rule returning a truthy object or string by mistake denies.
+      if (allowed !== true) {
+        const status = rule.requiresSession && sessionId === null && user === null ? 401 : 403;
+        return this.refuse(req, status, `channel ${describeId(channel.name)} refused by the "${rule.kind}" rule`);
+      }
+    }
+    return { allowed: true, channels, user, sessionId };
+  }
+
+  private ruleFor(id: string) {
+    const channel = this.channels.parse(id);
+    return channel ? this.registry.get(channel.kind) : undefined;
+  }
+
+  private refuse(req: SubscriberAuthRequest, status: 401 | 403, reason: string): ChannelAuthDecision {
+    // Refusals are routine (expired sessions, probes): debug, not warn.
+    this.logger.debug(`Refused ${this.uriOf(req)} with ${status}: ${reason}`);
+    return { allowed: false, status, reason };
+  }
+
+  private uriOf(req: SubscriberAuthRequest): string {
+    const uri = req.headers?.[ORIGINAL_URI_HEADER];
+    return typeof uri === 'string' ? describeId(uri) : '(no X-Original-URI)';
+  }
+}

@@ -1,0 +1,44 @@
+import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
+
+/** Cookie values of the request, percent-decoded like the `cookie` package does. */
+function cookieValues(header: string | string[] | undefined): string[] {
+  const joined = Array.isArray(header) ? header.join(';') : (header ?? '');
+  const values: string[] = [];
+  for (const pair of joined.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    try {
+      values.push(decodeURIComponent(value));
+    } catch {
+      values.push(value);
+    }
+  }
+  return values;
+}
+
+/**
+ * The id of the session express-session loaded from its store for this request's cookie, or null.
+ *
+ * express-session always sets `req.sessionID`: when the cookie is missing, badly signed or names
+ * a session the store does not hold, it makes up a fresh random id. Such a session belongs to
+ * nobody yet, so it must not open a `__session__` channel. The id is the store's only when the
+ * request's signed cookie (`s:<id>.<signature>`, checked by express-session) carries it.
+ */
+export function loadedSessionId(req: SubscriberAuthRequest): string | null {
+  const id = req.sessionID;
+  if (typeof id !== 'string' || id === '' || req.session === null || typeof req.session !== 'object') return null;
+  const signedPrefix = `s:${id}.`;
+  return cookieValues(req.headers.cookie).some((v) => v.startsWith(signedPrefix)) ? id : null;
+}
+
+/**
+ * Stops express-session from writing anything back for this request: no save, no store touch
+ * (which would push the expiry forward on every subscription), no Set-Cookie, no destroy.
+ * express-session skips all of these when `req.sessionID` is not a string; the session object
+ * itself, and the store, stay as they were.
+ */
+export function detachSession(req: SubscriberAuthRequest): void {
+  if (req.sessionID !== undefined) req.sessionID = undefined;
+}
