@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
-import { NestFactory } from '@nestjs/core';
 import type { PublishManyResult, PublishOptions, PublishResult } from '../dialects/push-stream-result.interface.js';
 import { PushStreamConfigError, PushStreamError } from '../errors/push-stream.exception.js';
 import { pushStreamOptionsFromEnv } from '../options/options-from-env.js';
 import type { PushStreamModuleOptions } from '../options/push-stream-options.interface.js';
 import { resolvePushStreamOptions } from '../options/resolve-options.js';
-import { PushStreamModule } from '../push-stream.module.js';
-import { PushStreamService } from '../service/push-stream.service.js';
 
 /** Exit codes: 0 published, 1 the publish (or the configuration) failed, 2 the command line is wrong. */
 export const EXIT_OK = 0;
@@ -183,8 +180,16 @@ export function describeError(err: unknown): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The library wired as an application would: PushStreamModule in a Nest application context. */
+/**
+ * The library wired as an application would: PushStreamModule in a Nest application context.
+ * Nest is imported here, not at the top, so --help and usage errors answer without loading it.
+ */
 export const createNestPublisher: CliPublisherFactory = async (options) => {
+  const [{ NestFactory }, { PushStreamModule }, { PushStreamService }] = await Promise.all([
+    import('@nestjs/core'),
+    import('../push-stream.module.js'),
+    import('../service/push-stream.service.js'),
+  ]);
   const app = await NestFactory.createApplicationContext(PushStreamModule.forRoot({ ...options, authRoute: false }), {
     logger: false,
     // Without this Nest aborts the process on a start-up error instead of letting us print it.
