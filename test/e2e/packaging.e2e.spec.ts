@@ -1,0 +1,323 @@
+// Builds the package with its own build script, packs it as npm would publish it, installs the
+// tarball into a throw-away project and imports every entry point from a separate Node process.
+// The build runs in a copy of the package so that it never deletes the checkout's dist/ under a
+// test that is using it.
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { npmRunBuild, REPO_ROOT, runNode } from '../support/build.js';
+
+const run = promisify(execFile);
+
+interface PackedFile {
+  path: string;
+  mode: number;
+}
+interface PackResult {
+  name: string;
+  version: string;
+  filename: string;
+  files: PackedFile[];
+}
+interface Manifest {
+  name: string;
+  bin: Record<string, string>;
+  exports: Record<string, string | { types?: string; default?: string }>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+/**
+ * The browser client is being added (lib/browser, built to dist/browser; or a hand-written browser/).
+ * Until its source is in the checkout, its export targets cannot exist and are not checked here.
+ */
+const HAS_BROWSER = existsSync(join(REPO_ROOT, 'browser')) || existsSync(join(REPO_ROOT, 'lib', 'browser'));
+const isBrowserTarget = (path: string): boolean => /^(dist\/)?browser\//.test(path);
+
+let work: string;
+let packed: PackResult;
+let manifest: Manifest;
+/** A project with the package and only its required dependencies and peers. */
+let minimal: string;
+/** The same plus the optional peers (@nestjs/axios, axios, @nestjs/config). */
+let full: string;
+
+async function npm(args: string[], cwd: string): Promise<string> {
+  try {
+    const { stdout } = await run('npm', args, { cwd, maxBuffer: 32 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string };
+    throw new Error(`npm ${args.join(' ')} failed in ${cwd}:\n${stdout}\n${stderr}`);
+  }
+}
+
+/** Links `name` from the repository's node_modules into `project`'s, as an installed package. */
+function linkDependency(project: string, name: string): void {
+  const source = join(REPO_ROOT, 'node_modules', name);
+  if (!existsSync(source)) throw new Error(`${name} is not installed in the repository; cannot link it`);
+  const target = join(project, 'node_modules', name);
+  mkdirSync(dirname(target), { recursive: true });
+  symlinkSync(source, target, 'dir');
+}
+
+function makeProject(name: string): string {
+  const project = join(work, name);
+  mkdirSync(join(project, 'node_modules', manifest.name), { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type: 'module' }));
+  return project;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'nestjs-push-stream-pack-'));
+  const pkg = join(work, 'package');
+  mkdirSync(pkg);
+  // Everything the build script or `files` might use; not the checkout's outputs, tests or apps.
+  const skip = new Set(['node_modules', 'dist', '.git', 'coverage', 'test-results', '.tmp', 'test', 'sample-app', 'bench']);
+  for (const entry of readdirSync(REPO_ROOT)) {
+    if (!skip.has(entry)) cpSync(join(REPO_ROOT, entry), join(pkg, entry), { recursive: true });
+  }
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+
+  await npmRunBuild(pkg);
+  packed = (JSON.parse(await npm(['pack', '--dry-run', '--json'], pkg)) as PackResult[])[0];
+  const tarballDir = join(work, 'tarball');
+  mkdirSync(tarballDir);
+  const real = (JSON.parse(await npm(['pack', '--json', '--pack-destination', tarballDir], pkg)) as PackResult[])[0];
+  const tarball = join(tarballDir, real.filename);
+  manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Manifest;
+
+  // Installed from the tarball (npm would do the same, minus the network): extract it, then link
+  // exactly the dependencies the manifest declares, so an undeclared import fails here.
+  const install = async (name: string, withOptionalPeers: boolean): Promise<string> => {
+    const project = makeProject(name);
+    await run('tar', ['-xzf', tarball, '-C', join(project, 'node_modules', manifest.name), '--strip-components=1']);
+    const optional = (dep: string) => manifest.peerDependenciesMeta?.[dep]?.optional === true;
+    const deps = [
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}).filter((dep) => withOptionalPeers || !optional(dep)),
+    ];
+    for (const dep of deps) linkDependency(project, dep);
+    return project;
+  };
+  minimal = await install('minimal', false);
+  full = await install('full', true);
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs an ES module snippet in a separate Node process inside `project`; returns its JSON output. */
+async function evaluate(project: string, code: string): Promise<unknown> {
+  const { code: exit, stdout, stderr } = await runNode(['--input-type=module', '-e', code], { cwd: project });
+  if (exit !== 0) throw new Error(`node exited with ${exit}:\n${stderr}`);
+  return JSON.parse(stdout);
+}
+
+describe('npm pack', () => {
+  const paths = () => packed.files.map((f) => f.path);
+
+  it('ships the compiled entry points, the CLI and the nginx templates', () => {
+    expect(paths()).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cli/main.js',
+        'dist/http/axios-http-client.js',
+        'dist/config/index.js',
+        'dist/testing/index.js',
+        'nginx/nginx.conf.template',
+        'nginx/nchan.conf.template',
+        'nginx/push-stream.conf.template',
+      ]),
+    );
+  });
+
+  (HAS_BROWSER ? it : it.skip)('ships the browser client (its source is in the checkout)', () => {
+    expect(paths().filter(isBrowserTarget)).not.toEqual([]);
+  });
+
+  it('ships every file that package.json exports and bin point to', () => {
+    const targets = Object.values(manifest.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+    const wanted = [...targets, ...Object.values(manifest.bin)]
+      .map((t) => t.replace(/^\.\//, ''))
+      .filter((t) => HAS_BROWSER || !isBrowserTarget(t));
+    expect(wanted.filter((t) => !paths().includes(t))).toEqual([]);
+  });
+
+  it('leaves sources, tests and specs out', () => {
+    expect(paths().filter((p) => /^(lib|test|bench|sample-app|node_modules)\//.test(p) || /\.spec\.(js|ts)$/.test(p))).toEqual([]);
+  });
+
+  it('the bin starts with a node shebang', () => {
+    const cli = readFileSync(join(minimal, 'node_modules', manifest.name, 'dist', 'cli', 'main.js'), 'utf8');
+    expect(cli.split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+});
+
+describe('the installed package in a separate Node process', () => {
+  it('exports the public API from "nestjs-push-stream" without the optional peers installed', async () => {
+    const names = (await evaluate(
+      minimal,
+      `const m = await import('nestjs-push-stream'); console.log(JSON.stringify(Object.keys(m).sort()));`,
+    )) as string[];
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'PushStreamModule',
+        'PushStreamService',
+        'PushStreamChannels',
+        'PUSH_STREAM_HTTP_CLIENT',
+        'PUSH_STREAM_RESOLVED_OPTIONS',
+        'PUSH_STREAM_DIALECT',
+        'PUSH_STREAM_SLEEP',
+        'PUSH_STREAM_MODULE_OPTIONS',
+        'UndiciHttpClient',
+        'NchanDialect',
+        'PushStreamModuleDialect',
+        'PushStreamError',
+        'PushStreamConfigError',
+        'InvalidChannelNameError',
+        'MessageTooLargeError',
+        'PushStreamHttpError',
+        'PushStreamConnectionError',
+        'PushStreamTimeoutError',
+        'PushStreamProtocolError',
+        'InvalidMessageError',
+        'resolvePushStreamOptions',
+        'pushStreamOptionsFromEnv',
+      ]),
+    );
+    // The axios transport lives behind its own entry point so @nestjs/axios stays optional.
+    expect(names).not.toContain('AxiosHttpClient');
+  });
+
+  it('starts PushStreamModule in a Nest application context (decorator metadata survived the build)', async () => {
+    const result = await evaluate(
+      minimal,
+      `
+      import { NestFactory } from '@nestjs/core';
+      import { PushStreamModule, PushStreamService, PUSH_STREAM_HTTP_CLIENT, UndiciHttpClient, PushStreamConfigError } from 'nestjs-push-stream';
+      const app = await NestFactory.createApplicationContext(
+        PushStreamModule.forRoot({ server: 'nchan', publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef', authRoute: false }),
+        { logger: false, abortOnError: false },
+      );
+      const service = app.get(PushStreamService);
+      const out = { all: service.channels.all(), undici: app.get(PUSH_STREAM_HTTP_CLIENT) instanceof UndiciHttpClient };
+      await app.close();
+      const bad = await NestFactory.createApplicationContext(
+        PushStreamModule.forRoot({ publisherUrl: 'ftp://x', secret: '0123456789abcdef', authRoute: false }),
+        { logger: false, abortOnError: false },
+      ).catch((e) => e);
+      out.configError = bad instanceof PushStreamConfigError ? bad.field : String(bad);
+      console.log(JSON.stringify(out));
+      `,
+    );
+    expect(result).toEqual({ all: 'my-app__all__', undici: true, configError: 'publisherUrl' });
+  });
+
+  it('"nestjs-push-stream/testing" finds the shipped nginx templates', async () => {
+    const result = await evaluate(
+      minimal,
+      `
+      import { existsSync } from 'node:fs';
+      import { join } from 'node:path';
+      const t = await import('nestjs-push-stream/testing');
+      console.log(JSON.stringify({
+        NginxTestServer: typeof t.NginxTestServer,
+        insidePackage: t.NGINX_CONFIG_DIR.includes('node_modules/nestjs-push-stream/nginx'),
+        templates: ['nginx.conf.template', 'nchan.conf.template', 'push-stream.conf.template'].every((f) => existsSync(join(t.NGINX_CONFIG_DIR, f))),
+      }));
+      `,
+    );
+    expect(result).toEqual({ NginxTestServer: 'function', insidePackage: true, templates: true });
+  });
+
+  it('"nestjs-push-stream/axios" wires AxiosHttpClient through HttpModule', async () => {
+    const result = await evaluate(
+      full,
+      `
+      import { NestFactory } from '@nestjs/core';
+      import { HttpModule } from '@nestjs/axios';
+      import { PushStreamModule, PUSH_STREAM_HTTP_CLIENT } from 'nestjs-push-stream';
+      import { AxiosHttpClient } from 'nestjs-push-stream/axios';
+      const app = await NestFactory.createApplicationContext(
+        PushStreamModule.forRootAsync({
+          imports: [HttpModule.register({})],
+          useFactory: () => ({ publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef' }),
+          httpClient: AxiosHttpClient,
+          authRoute: false,
+        }),
+        { logger: false, abortOnError: false },
+      );
+      const axios = app.get(PUSH_STREAM_HTTP_CLIENT) instanceof AxiosHttpClient;
+      await app.close();
+      console.log(JSON.stringify({ axios }));
+      `,
+    );
+    expect(result).toEqual({ axios: true });
+  });
+
+  it('"nestjs-push-stream/config" registers the pushStream namespace from the environment', async () => {
+    const { code, stdout, stderr } = await runNode(
+      [
+        '--input-type=module',
+        '-e',
+        `
+        const { pushStreamConfig } = await import('nestjs-push-stream/config');
+        console.log(JSON.stringify({ key: pushStreamConfig.KEY, prefix: pushStreamConfig().prefix }));
+        `,
+      ],
+      { cwd: full, env: { ...process.env, NGINX_PUSH_STREAM_SECRET: '0123456789abcdef', NGINX_PUSH_STREAM_PUB_PREFIX: 'packed' } },
+    );
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(stdout)).toEqual({ key: 'CONFIGURATION(pushStream)', prefix: 'packed' });
+  });
+
+  it('type-checks a TypeScript consumer of every entry point (exports "types" resolve under NodeNext)', async () => {
+    writeFileSync(
+      join(full, 'consumer.ts'),
+      `
+      import { PushStreamModule, PushStreamService, PUSH_STREAM_HTTP_CLIENT, type PushStreamModuleOptions, type PublishResult } from 'nestjs-push-stream';
+      import { AxiosHttpClient } from 'nestjs-push-stream/axios';
+      import { pushStreamConfig } from 'nestjs-push-stream/config';
+      import { NginxTestServer } from 'nestjs-push-stream/testing';
+      const options: PushStreamModuleOptions = { publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef' };
+      export const mod = PushStreamModule.forRoot({ ...options, httpClient: AxiosHttpClient });
+      export async function send(service: PushStreamService): Promise<number> {
+        const result: PublishResult = await service.publish(service.channels.all(), { message: ['Foobar'] });
+        return result.subscribers;
+      }
+      export const used = [PUSH_STREAM_HTTP_CLIENT, pushStreamConfig.KEY, NginxTestServer.start];
+      // @ts-expect-error: a wrong option type must be a type error, or the types are any.
+      export const wrong: PushStreamModuleOptions = { publisherUrl: 1, secret: '0123456789abcdef' };
+      `,
+    );
+    writeFileSync(
+      join(full, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        files: ['consumer.ts'],
+      }),
+    );
+    const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const { code, stdout, stderr } = await runNode([tsc, '-p', 'tsconfig.json'], { cwd: full, boundMs: 120_000 });
+    expect({ code, output: stdout + stderr }).toEqual({ code: 0, output: '' });
+  }, 120_000);
+
+  it('the bin runs from the installed package', async () => {
+    const cli = join(minimal, 'node_modules', manifest.name, manifest.bin['nestjs-push-stream']);
+    const help = await runNode([cli, '--help'], { cwd: minimal });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('nestjs-push-stream publish -q <channel suffix>');
+
+    const env: NodeJS.ProcessEnv = { ...process.env, NGINX_PUSH_STREAM_SECRET: '' };
+    const noSecret = await runNode([cli, 'publish', '-q', '__all__', '-d', '{}'], { cwd: minimal, env });
+    expect(noSecret.code).toBe(1);
+    expect(noSecret.stderr).toContain('NGINX_PUSH_STREAM_SECRET');
+  });
+});
