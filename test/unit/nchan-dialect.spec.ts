@@ -1,0 +1,138 @@
+/**
+ * The Nchan dialect: request building and parsing of Nchan 1.3 answers (publisher JSON with
+ * `Accept: application/json`, nchan_stub_status text).
+ */
+import { NchanDialect, type NchanEnvelope } from '../../lib/dialects/index.js';
+import { PushStreamProtocolError } from '../../lib/errors/index.js';
+import type { PushStreamHttpResponse } from '../../lib/http/index.js';
+
+const PUB = 'http://127.0.0.1:9080/pub';
+const dialect = new NchanDialect();
+
+/** Nchan's publisher answer with Accept: application/json (note the space before the brace). */
+const publishBody = '{"messages": 1, "requested": -1, "subscribers": 0, "last_message_id": "1795617380:0" }';
+const answer = (status: number, body: string, contentType = 'text/json'): PushStreamHttpResponse => ({
+  status,
+  headers: body ? { 'content-type': contentType } : {},
+  body,
+});
+
+const STUB_STATUS = [
+  'total published messages: 2',
+  'stored messages: 2',
+  'shared memory used: 24K',
+  'shared memory limit: 131072K',
+  'channels: 2',
+  'subscribers: 0',
+  'redis pending commands: 0',
+  'redis connected servers: 0',
+  'redis unhealthy upstreams: 0',
+  'total redis commands sent: 0',
+  'total interprocess alerts received: 0',
+  'interprocess alerts in transit: 0',
+  'interprocess queued alerts: 0',
+  'total interprocess send delay: 0',
+  'total interprocess receive delay: 0',
+  'nchan version: 1.3.6',
+  '',
+].join('\n');
+
+describe('NchanDialect request building', () => {
+  it('publishes with POST <pub>?id=<channel>, JSON in and out', () => {
+    const body = dialect.encodeMessage({ a: 1 }, ['room1'], {});
+    expect(dialect.publishRequest(PUB, ['room1'], body, {})).toEqual({
+      method: 'POST',
+      url: `${PUB}?id=room1`,
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body,
+    });
+  });
+
+  it('joins several channels with the configured delimiter', () => {
+    expect(dialect.publishRequest(PUB, ['a', 'b', 'c'], '{}', {}).url).toBe(`${PUB}?id=a/b/c`);
+    expect(new NchanDialect(',').publishRequest(PUB, ['a', 'b'], '{}', {}).url).toBe(`${PUB}?id=a,b`);
+  });
+
+  it('sends the event type as X-EventSource-Event; the event id travels only in the envelope', () => {
+    const req = dialect.publishRequest(PUB, ['room1'], '{}', { eventId: 'e-1', eventType: 'chat' });
+    expect(req.headers['x-eventsource-event']).toBe('chat');
+    expect(Object.keys(req.headers)).not.toContain('event-id');
+  });
+
+  it('wraps the message in the envelope {channel, text, eventid, type}', () => {
+    const body = dialect.encodeMessage({ message: 'live' }, ['room2'], { eventId: 'e-1', eventType: 'chat' });
+    const envelope: NchanEnvelope = JSON.parse(body);
+    expect(envelope).toEqual({ channel: 'room2', text: { message: 'live' }, eventid: 'e-1', type: 'chat' });
+    expect(Object.keys(envelope)).toEqual(['channel', 'text', 'eventid', 'type']);
+    expect(JSON.parse(dialect.encodeMessage('hi', ['a', 'b'], {}))).toEqual({ channel: 'a/b', text: 'hi', eventid: '', type: '' });
+    expect(JSON.parse(new NchanDialect(',').encodeMessage(1, ['a', 'b'], {})).channel).toBe('a,b');
+  });
+
+  it('asks info with GET and deletes with DELETE, JSON accepted', () => {
+    expect(dialect.infoRequest(PUB, 'room1')).toEqual({ method: 'GET', url: `${PUB}?id=room1`, headers: { accept: 'application/json' } });
+    expect(dialect.deleteRequest(PUB, 'room1')).toEqual({ method: 'DELETE', url: `${PUB}?id=room1`, headers: { accept: 'application/json' } });
+    expect(dialect.statsRequest('http://127.0.0.1:9080/nchan-stats')).toEqual({
+      method: 'GET',
+      url: 'http://127.0.0.1:9080/nchan-stats',
+      headers: {},
+    });
+    expect(dialect.kind).toBe('nchan');
+    expect(dialect.notFoundStatus).toBe(404);
+  });
+});
+
+describe('NchanDialect response parsing', () => {
+  const info = { channel: 'room1', subscribers: 0, storedMessages: 1, publishedMessages: null, lastMessageId: '1795617380:0' };
+
+  it.each([202, 201])('parses a publish answered %i', (status) => {
+    expect(dialect.parsePublish(['room1'], answer(status, publishBody))).toEqual({ channels: ['room1'], subscribers: 0, infos: [info] });
+  });
+
+  it('Nchan sums a multi-channel publish: no per-channel infos', () => {
+    const body = '{"messages": 5, "requested": -1, "subscribers": 3, "last_message_id": "1795617381:0" }';
+    expect(dialect.parsePublish(['a', 'b'], answer(202, body))).toEqual({ channels: ['a', 'b'], subscribers: 3, infos: [] });
+  });
+
+  it('parses channel info, null when missing', () => {
+    const body = '{"messages": 2, "requested": 10, "subscribers": 4, "last_message_id": "1795617390:1" }';
+    expect(dialect.parseInfo('room1', answer(200, body))).toEqual({
+      channel: 'room1',
+      subscribers: 4,
+      storedMessages: 2,
+      publishedMessages: null,
+      lastMessageId: '1795617390:1',
+    });
+    expect(dialect.parseInfo('room1', answer(404, ''))).toBeNull();
+  });
+
+  it('delete: 200 true, 404 false', () => {
+    expect(dialect.parseDelete('room1', answer(200, publishBody))).toBe(true);
+    expect(dialect.parseDelete('room1', answer(404, ''))).toBe(false);
+  });
+
+  it('parses nchan_stub_status', () => {
+    const stats = dialect.parseStats(answer(200, STUB_STATUS, 'text/plain'));
+    expect(stats).toMatchObject({ server: 'nchan', channels: 2, subscribers: 0, publishedMessages: 2, storedMessages: 2 });
+    expect(stats.raw).toMatchObject({ 'shared memory used': '24K', 'nchan version': '1.3.6', 'redis pending commands': 0 });
+  });
+
+  it('refuses a stats page that is not nchan_stub_status', () => {
+    expect(() => dialect.parseStats(answer(200, '{"hostname": "vm"}'))).toThrow(PushStreamProtocolError);
+    expect(() => dialect.parseStats(answer(200, '<html>nginx</html>'))).toThrow(/statsUrl/);
+  });
+
+  it('refuses publish answers that are not Nchan JSON (wrong server or location)', () => {
+    // push-stream's answer has no "messages" field.
+    const pushStream = '{"channel": "room1", "published_messages": 1, "stored_messages": 1, "subscribers": 0}';
+    expect(() => dialect.parsePublish(['room1'], answer(200, pushStream))).toThrow(PushStreamProtocolError);
+    // Nchan's text/plain summary, when Accept is lost on the way.
+    const text = 'queued messages: 1\r\nlast requested: -1 sec. ago\r\nactive subscribers: 0\r\nlast message id: 1795617380:0';
+    expect(() => dialect.parsePublish(['room1'], answer(202, text, 'text/plain'))).toThrow(/not JSON/);
+  });
+
+  it('parseSubscriberChannels splits on the delimiter and does not decode again', () => {
+    expect(dialect.parseSubscriberChannels('a/b')).toEqual(['a', 'b']);
+    expect(dialect.parseSubscriberChannels('a%2Fb')).toEqual(['a%2Fb']);
+    expect(new NchanDialect(',').parseSubscriberChannels('a,b/c')).toEqual(['a', 'b/c']);
+  });
+});
