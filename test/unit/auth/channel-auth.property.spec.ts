@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { createBuiltInRules } from '../../../lib/auth/built-in-rules.js';
@@ -116,6 +118,9 @@ describe.each([
   ['nchan', new NchanDialect('/')],
 ] as const)('property: %s', (server, dialect) => {
   const authorizer = authorizerFor(dialect);
+  // Thousands of refusals would each log a debug line.
+  beforeAll(() => jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined));
+  afterAll(() => jest.restoreAllMocks());
 
   it('never allows a request that makes the server subscribe to a channel the visitor may not read', async () => {
     let allowed = 0;

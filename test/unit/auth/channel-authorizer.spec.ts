@@ -35,6 +35,7 @@ function request(channelsHeader: string | undefined, who: { sessionId?: string; 
 }
 
 describe('ChannelAuthorizer', () => {
+  beforeEach(() => jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined));
   afterEach(() => jest.restoreAllMocks());
 
   it('allows an anonymous session its own session channel and __all__, in one request', async () => {
