@@ -6,6 +6,7 @@ import { assertValidChannelName, CHANNEL_NAME_PATTERN, UUID_V4_PATTERN } from '.
 
 /** Length of a session token in hex characters: 128 bits of HMAC-SHA256. */
 const SESSION_TOKEN_LENGTH = 32;
+const SESSION_TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${SESSION_TOKEN_LENGTH}}$`);
 const KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
 
 /**
@@ -66,6 +67,7 @@ export class PushStreamChannels {
       throw new InvalidChannelNameError(`${this.prefix}__${kind}__`, 'a kind is lower-case letters, digits and "-", starting with a letter');
     }
     const v = String(value);
+    if (v === '') throw new InvalidChannelNameError(`${this.prefix}__${kind}__`, 'a custom channel needs a value');
     if (v.includes('__')) throw new InvalidChannelNameError(`${this.prefix}__${kind}__${v}`, 'a value must not contain "__"');
     return this.kind(kind, v);
   }
@@ -89,14 +91,16 @@ export class PushStreamChannels {
   }
 
   /** Constant-time check that `token` is the session token of `sessionId`. */
-  isSessionToken(token: string, sessionId: string): boolean {
-    if (token.length !== SESSION_TOKEN_LENGTH) return false;
+  isSessionToken(token: unknown, sessionId: string): boolean {
+    // Shape first: timingSafeEqual throws on buffers of different byte lengths.
+    if (typeof token !== 'string' || !SESSION_TOKEN_PATTERN.test(token)) return false;
     return timingSafeEqual(Buffer.from(token), Buffer.from(this.sessionToken(sessionId)));
   }
 
   /**
    * Splits a full name into kind and value, or returns null when it lacks the prefix or the
-   * `__kind__` marker. Exact forms only: `my-app__all__evil` is not `all`.
+   * `__kind__` marker. `my-app__all__evil` parses as kind `all` with value `evil`: rules for
+   * `all` and `authorized` must insist on an empty value.
    */
   parse(name: string): ParsedChannel | null {
     const head = `${this.prefix}__`;

@@ -50,7 +50,7 @@ export class PushStreamHttpError extends PushStreamError {
   constructor(
     operation: string,
     status: number,
-    init: { explain?: string; channels?: readonly string[]; body?: string } = {},
+    init: { explain?: string; channels?: readonly string[] } = {},
   ) {
     const reason = init.explain ? `: ${init.explain}` : '';
     // 5xx: nginx is overloaded or its shared memory is full (answers 500); both pass with time.

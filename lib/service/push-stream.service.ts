@@ -163,7 +163,6 @@ export class PushStreamService {
           throw new PushStreamHttpError(operation, res.status, {
             explain: res.headers['x-nginx-pushstream-explain'],
             channels,
-            body: res.body,
           });
         }
         return res;

@@ -95,15 +95,13 @@ describe('session channels (HMAC token)', () => {
     expect(PushStreamChannels.prototype.isSessionToken.toString()).toContain('timingSafeEqual');
   });
 
-  // BUG (lib/channels/push-stream-channels.ts, isSessionToken): the length guard counts UTF-16
-  // units, timingSafeEqual needs equal BYTE lengths. A 32-character token with a non-ASCII
-  // character (e.g. from a percent-decoded URL) makes timingSafeEqual throw a RangeError
-  // instead of returning false. Fix: compare Buffer.byteLength / Buffer lengths, or return
-  // false unless the token matches /^[0-9a-f]{32}$/. Remove `.failing` once fixed.
-  it.failing('returns false (does not throw) for a forged 32-character token with non-ASCII characters', () => {
+  // timingSafeEqual needs equal byte lengths: a 32-character token with a non-ASCII character
+  // (e.g. from a percent-decoded URL) once made it throw instead of answering false.
+  it('returns false (does not throw) for a forged 32-character token with non-ASCII characters', () => {
     const forged = 'é' + channels.sessionToken('x').slice(1);
     expect(forged).toHaveLength(32);
     expect(channels.isSessionToken(forged, 'x')).toBe(false);
+    expect(channels.isSessionToken(42, 'x')).toBe(false);
   });
 
   it('refuses an empty or non-string session id', () => {
@@ -143,6 +141,7 @@ describe('user channels refuse unsafe ids before they reach nginx', () => {
     invalid(() => channels.custom('room__x', 1));
     invalid(() => channels.custom('room', 'a__all__'));
     invalid(() => channels.custom('room', 'a/b'));
+    invalid(() => channels.custom('room', ''));
   });
 
   it('withPrefix and validate check the whole name', () => {
