@@ -8,6 +8,7 @@ import { AxiosHttpClient } from '../../lib/http/axios-http-client.js';
 import {
   InvalidChannelNameError,
   MessageTooLargeError,
+  PushStreamTimeoutError,
   PUSH_STREAM_HTTP_CLIENT,
   PushStreamConnectionError,
   PushStreamModule,
@@ -18,6 +19,7 @@ import {
 } from '../../lib/index.js';
 import { NginxTestServer } from '../../lib/testing/index.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
+import { SilentServer } from '../support/silent-server.js';
 import { countRequests, E2E_SECRET, eventually, longPollOldest, uniqueChannel } from '../support/e2e-helpers.js';
 import { openEventSource, openWebSocket, type WebSocketSubscriber } from '../support/subscribers.js';
 
@@ -54,24 +56,24 @@ function moduleOptions(): PushStreamModuleOptions {
 interface TransportCase {
   name: string;
   expectedClass: Type<PushStreamHttpClient>;
-  module: () => { module: DynamicModule; dispose: () => void };
+  module: (options: () => PushStreamModuleOptions) => { module: DynamicModule; dispose: () => void };
 }
 
 const transports: TransportCase[] = [
   {
     name: 'undici (default)',
     expectedClass: UndiciHttpClient,
-    module: () => ({ module: PushStreamModule.forRoot({ ...moduleOptions(), authRoute: false }), dispose: () => undefined }),
+    module: (options) => ({ module: PushStreamModule.forRoot({ ...options(), authRoute: false }), dispose: () => undefined }),
   },
   {
     name: 'AxiosHttpClient on @nestjs/axios with a keep-alive agent',
     expectedClass: AxiosHttpClient,
-    module: () => {
+    module: (options) => {
       const httpAgent = new HttpAgent({ keepAlive: true });
       return {
         module: PushStreamModule.forRootAsync({
           imports: [HttpModule.register({ httpAgent })],
-          useFactory: moduleOptions,
+          useFactory: options,
           httpClient: AxiosHttpClient,
           authRoute: false,
         }),
@@ -89,7 +91,7 @@ describe.each(transports)('PushStreamService on Nchan via $name', ({ expectedCla
   const open: WebSocketSubscriber[] = [];
 
   beforeAll(async () => {
-    const wiring = module();
+    const wiring = module(moduleOptions);
     disposeTransport = wiring.dispose;
     context = await NestFactory.createApplicationContext(wiring.module, { logger: false, abortOnError: false });
     service = context.get(PushStreamService);
@@ -314,6 +316,27 @@ describe.each(transports)('PushStreamService on Nchan via $name', ({ expectedCla
         expect(JSON.parse(frame.data)).toEqual({ channel, text: { message: ['Foobar'] }, eventid: 'evt-7', type: 'chat' });
       } finally {
         await sub.close();
+      }
+    });
+  });
+
+  describe('an nginx that accepts and never answers', () => {
+    it('fails with a retryable PushStreamTimeoutError after every attempt timed out', async () => {
+      const silent = await SilentServer.start();
+      const wiring = module(() => ({ ...moduleOptions(), publisherUrl: silent.url, publishTimeoutMs: 150, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }));
+      const hung = await NestFactory.createApplicationContext(wiring.module, { logger: false, abortOnError: false });
+      try {
+        const calls = countRequests(hung.get<PushStreamHttpClient>(PUSH_STREAM_HTTP_CLIENT));
+        const error = await hung.get(PushStreamService).publish(uniqueChannel(PREFIX), 'lost').catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(PushStreamTimeoutError);
+        expect(error).toMatchObject({ retryable: true, message: expect.stringContaining('did not answer within 150 ms') });
+        expect(calls.calls).toHaveLength(2);
+        expect(silent.connections).toBeGreaterThanOrEqual(1);
+      } finally {
+        await hung.close();
+        wiring.dispose();
+        await silent.close();
       }
     });
   });
