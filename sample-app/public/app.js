@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const log = $('log');
 
 /** For people poking around in the console (and the end-to-end test): every message received. */
-const sample = { boot: null, client: null, received: [] };
+const sample = { boot: null, client: null, received: [], states: [] };
 window.sample = sample;
 
 function showError(text) {
@@ -92,6 +92,7 @@ function onMessage(detail) {
 }
 
 function setState(state) {
+  sample.states.push(state);
   const el = $('state');
   el.textContent = state;
   el.dataset.state = state;
