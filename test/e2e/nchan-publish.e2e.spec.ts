@@ -1,6 +1,7 @@
 // Integration suite against a real nginx with Nchan, run once per transport: the default undici
 // client and AxiosHttpClient on @nestjs/axios's HttpService. Both must pass the same tests.
-import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HttpModule, HttpService } from '@nestjs/axios';
 import type { DynamicModule, INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -9,6 +10,7 @@ import {
   InvalidChannelNameError,
   MessageTooLargeError,
   PushStreamTimeoutError,
+  PushStreamHttpError,
   PUSH_STREAM_HTTP_CLIENT,
   PushStreamConnectionError,
   PushStreamModule,
@@ -337,6 +339,32 @@ describe.each(transports)('PushStreamService on Nchan via $name', ({ expectedCla
         await hung.close();
         wiring.dispose();
         await silent.close();
+      }
+    });
+  });
+
+  describe('a publisher location that redirects', () => {
+    it('is an error: a redirect is never followed (a POST replayed as GET would look like a success)', async () => {
+      const channel = uniqueChannel(PREFIX);
+      await service.publish(channel, 'first');
+      const redirect = createServer((req, res) => {
+        res.writeHead(302, { location: `${nginx.publisherUrl}${(req.url ?? '').replace(/^[^?]*/, '')}` }).end();
+      });
+      await new Promise<void>((resolve) => redirect.listen(0, '127.0.0.1', resolve));
+      const port = (redirect.address() as AddressInfo).port;
+      const wiring = module(() => ({ ...moduleOptions(), publisherUrl: `http://127.0.0.1:${port}/pub` }));
+      const redirected = await NestFactory.createApplicationContext(wiring.module, { logger: false, abortOnError: false });
+      try {
+        const error = await redirected.get(PushStreamService).publish(channel, 'second').catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(PushStreamHttpError);
+        expect(error).toMatchObject({ status: 302, retryable: false });
+        expect((await service.channelInfo(channel))?.storedMessages).toBe(1);
+      } finally {
+        await redirected.close();
+        wiring.dispose();
+        redirect.closeAllConnections();
+        await new Promise((resolve) => redirect.close(resolve));
       }
     });
   });
