@@ -1,0 +1,230 @@
+// `npm run demo` (scripts/demo.mjs) as a newcomer runs it: started as a child process in its own
+// process group, probed with the seed's curl and WebSocket commands and the CLI command it prints,
+// then stopped with Ctrl-C (SIGINT to the whole group, as a terminal sends it).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { findFreePort } from '../../lib/testing/index.js';
+import { ensureBuilt, REPO_ROOT } from '../support/build.js';
+
+const DEMO = join(REPO_ROOT, 'scripts', 'demo.mjs');
+const HAS_CURL = spawnSync('curl', ['--version']).status === 0;
+
+/** The environment without NGINX_PUSH_STREAM_* / DEMO_* of the caller, plus `vars`. */
+function demoEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('NGINX_PUSH_STREAM_') && !k.startsWith('DEMO_')) env[k] = v;
+  }
+  // `npm test` has just built dist/: the demo's own `npm run build` would delete it under other suites.
+  return { ...env, NO_COLOR: '1', DEMO_SKIP_BUILD: '1', ...vars };
+}
+
+class Proc {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => (this.stdout += c));
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+  get output(): string {
+    return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
+  }
+  async waitFor(what: string, test: (p: Proc) => boolean, boundMs: number): Promise<void> {
+    const deadline = Date.now() + boundMs;
+    while (!test(this)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`${what}: the process exited first\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${boundMs} ms\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function startDemo(env: NodeJS.ProcessEnv): Proc {
+  // detached: a process group of its own, so SIGINT can go to the group like a terminal's Ctrl-C.
+  return new Proc(spawn(process.execPath, [DEMO], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Running, and not a zombie (a daemon's exit is reaped by pid 1, which in a container may never do it). */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(text) && alive(Number(p))) found.push(`${p}: ${cmd}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Lines of a streamed subscriber: the seed's curl command itself when curl is installed. */
+function curlSubscriber(url: string): Proc {
+  return new Proc(spawn('curl', ['-s', '-v', '--no-buffer', url], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+beforeAll(async () => {
+  await ensureBuilt();
+}, 180_000);
+
+describe('npm run demo (scripts/demo.mjs)', () => {
+  let demo: Proc | undefined;
+
+  afterEach(async () => {
+    // Never leave a demo running when an assertion failed half way.
+    if (demo && demo.child.exitCode === null && demo.child.signalCode === null) {
+      process.kill(-demo.child.pid!, 'SIGINT');
+      const timer = setTimeout(() => demo && process.kill(-demo.child.pid!, 'SIGKILL'), 15_000);
+      await demo.exited;
+      clearTimeout(timer);
+    }
+    demo = undefined;
+  }, 30_000);
+
+  it('serves the chat, answers the seed curl/WebSocket commands and the printed CLI command, and stops on Ctrl-C', async () => {
+    const port = await findFreePort();
+    const pubPort = await findFreePort();
+    demo = startDemo(demoEnv({ DEMO_PORT: String(port), DEMO_PUB_PORT: String(pubPort) }));
+    await demo.waitFor('the demo banner', (p) => p.stdout.includes('Press Ctrl-C'), 150_000);
+    const out = demo.stdout;
+
+    // What it prints: the URL, the seed's commands with this port, the CLI command with the publisher's env.
+    expect(out).toContain(`http://127.0.0.1:${port}/`);
+    const curlLine = `curl -s -v --no-buffer 'http://localhost:${port}/sub/my-app__all__'`;
+    expect(out).toContain(curlLine);
+    expect(out).toContain(`ws://localhost:${port}/ws/my-app__all__`);
+    const cliLine = out.split('\n').map((l) => l.trim()).find((l) => l.includes('node dist/cli/main.js publish'));
+    expect(cliLine).toBeDefined();
+    expect(cliLine).toContain(`NGINX_PUSH_STREAM_PUB_URL=http://127.0.0.1:${pubPort}/pub`);
+    expect(cliLine).toMatch(/NGINX_PUSH_STREAM_SECRET=\S{16,}/);
+    expect(cliLine!.endsWith(`-q __all__ -d '{"message": ["Foobar"]}'`)).toBe(true);
+    const workDir = /nginx: (\S+)\/nginx\.conf/.exec(out)?.[1];
+    expect(workDir).toBeDefined();
+
+    // The chat page and the browser client it loads.
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('nestjs-push-stream chat');
+    const bootstrap = await fetch(`http://127.0.0.1:${port}/api/page`);
+    expect(bootstrap.status).toBe(200);
+    expect(bootstrap.headers.get('set-cookie')).toMatch(/^sample\.sid=/);
+    const client = await fetch(`http://127.0.0.1:${port}/assets/push-stream/push-stream-client.js`);
+    expect(client.status).toBe(200);
+    expect(client.headers.get('content-type')).toMatch(/javascript/);
+    expect(await client.text()).toContain('PushStreamClient');
+    // The publisher is not on the public port.
+    expect((await fetch(`http://127.0.0.1:${port}/pub?id=my-app__all__`, { method: 'POST', body: '{}' })).status).not.toBe(200);
+
+    // Listen as the seed documented: curl stream and a WebSocket, both anonymous.
+    const curl = HAS_CURL ? curlSubscriber(`http://localhost:${port}/sub/my-app__all__`) : undefined;
+    if (curl) await curl.waitFor('curl: 200 from /sub/', (p) => /< HTTP\/1\.1 200/.test(p.stderr), 10_000);
+    const wsMessages: string[] = [];
+    const ws = new WebSocket(`ws://localhost:${port}/ws/my-app__all__`);
+    ws.on('message', (d) => wsMessages.push(d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket: HTTP ${res.statusCode}`)));
+    });
+
+    // Publish with exactly the printed command.
+    const cli = spawnSync('sh', ['-c', cliLine!], { cwd: REPO_ROOT, encoding: 'utf8', env: demoEnv({}), timeout: 30_000 });
+    expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: '' });
+
+    const hasFoobar = (raw: string) => {
+      const m = JSON.parse(raw) as { channel: string; text: { message: string[] } };
+      return m.channel === 'my-app__all__' && m.text.message[0] === 'Foobar';
+    };
+    const deadline = Date.now() + 10_000;
+    while (wsMessages.length === 0 || (curl && !curl.stdout.includes('Foobar'))) {
+      if (Date.now() > deadline) throw new Error(`no Foobar: ws=${JSON.stringify(wsMessages)} curl=${curl?.stdout}\n${demo.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(wsMessages.filter(hasFoobar)).toHaveLength(1);
+    if (curl) expect(curl.stdout.trim().split('\n').filter(hasFoobar)).toHaveLength(1);
+    ws.terminate();
+
+    // What is running now: nginx master + workers, and the app.
+    const master = Number(readFileSync(join(workDir!, 'nginx.pid'), 'utf8').trim());
+    const nginxProcesses = [master, ...childrenOf(master)];
+    const appProcesses = childrenOf(demo.child.pid!);
+    expect(nginxProcesses.length).toBeGreaterThanOrEqual(2);
+    expect(appProcesses.length).toBeGreaterThanOrEqual(1);
+
+    // Ctrl-C.
+    process.kill(-demo.child.pid!, 'SIGINT');
+    const timer = setTimeout(() => process.kill(-demo!.child.pid!, 'SIGKILL'), 20_000);
+    const exit = await demo.exited;
+    clearTimeout(timer);
+    expect({ exit, tail: demo.stdout.split('\n').slice(-3) }).toEqual({ exit: { code: 0, signal: null }, tail: expect.arrayContaining(['Stopped.']) });
+    for (const pid of [...nginxProcesses, ...appProcesses]) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+    expect(processesMentioning(workDir!)).toEqual([]);
+    expect(existsSync(workDir!)).toBe(false);
+    expect(await listening(port)).toBe(false);
+    expect(await listening(pubPort)).toBe(false);
+    if (curl) {
+      const curlExit = await Promise.race([curl.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+      expect(curlExit).not.toBe('still running');
+    }
+  }, 240_000);
+
+  it('refuses a busy DEMO_PORT with a message naming the variable, before building anything', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      demo = startDemo(demoEnv({ DEMO_PORT: String(port), DEMO_PUB_PORT: String(await findFreePort()) }));
+      const exit = await demo.exited;
+      expect(exit.code).toBe(1);
+      expect(demo.stderr).toContain(`port ${port} is in use`);
+      expect(demo.stderr).toContain('DEMO_PORT=');
+      expect(demo.stdout).not.toContain('tsc');
+    } finally {
+      busy.close();
+    }
+  }, 60_000);
+
+  it('refuses an unknown DEMO_SERVER', async () => {
+    demo = startDemo(demoEnv({ DEMO_SERVER: 'apache' }));
+    const exit = await demo.exited;
+    expect(exit.code).toBe(1);
+    expect(demo.stderr).toContain('DEMO_SERVER must be "nchan" or "push-stream"');
+  }, 60_000);
+});
