@@ -15,6 +15,7 @@ export interface UndiciHttpClientOptions {
 @Injectable()
 export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
   private readonly agent: Agent;
+  private readonly parsed = new Map<string, { origin: string; pathname: string }>();
 
   constructor(options: UndiciHttpClientOptions = {}) {
     this.agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
@@ -46,10 +47,10 @@ export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
     try {
       // agent.request with origin and path: the top-level request(url) re-parses and re-checks
       // options on every call, which showed in the publish benchmark.
-      const url = new URL(req.url);
+      const { origin, path } = this.target(req.url);
       const res = await this.agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+        origin,
+        path,
         method: req.method,
         headers: req.headers,
         body: req.body,
@@ -66,6 +67,19 @@ export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
       if (isTimeout(err)) throw new PushStreamTimeoutError(req.url, req.timeoutMs);
       throw new PushStreamConnectionError(req.url, err);
     }
+  }
+
+  /** Origin and path of `url`; the part before "?" (a few publisher and stats URLs) is parsed once. */
+  private target(url: string): { origin: string; path: string } {
+    const q = url.indexOf('?');
+    const base = q === -1 ? url : url.slice(0, q);
+    let parsed = this.parsed.get(base);
+    if (parsed === undefined) {
+      const u = new URL(base);
+      parsed = { origin: u.origin, pathname: u.pathname };
+      if (this.parsed.size < 64) this.parsed.set(base, parsed);
+    }
+    return { origin: parsed.origin, path: q === -1 ? parsed.pathname : parsed.pathname + url.slice(q) };
   }
 
   async onModuleDestroy(): Promise<void> {
