@@ -1,0 +1,81 @@
+import type { DecodedMessage } from './decode-message.js';
+import { parseNchanMessageId } from './decode-message.js';
+
+export type PushStreamServerKind = 'nchan' | 'push-stream';
+
+interface Position {
+  /** push-stream: time in ms; Nchan: time in s. */
+  time: number;
+  tag: number;
+}
+
+function after(a: Position, b: Position): boolean {
+  return a.time > b.time || (a.time === b.time && a.tag > b.tag);
+}
+
+/**
+ * Remembers where each channel stands, to resume after a reconnect and to drop anything the server
+ * sends twice (replayed history, a resume that overlaps, Nchan's buffer replayed on join).
+ *
+ * - push-stream: position = (`time`, `tag`) of the template; resume with `?tag=&time=` of the newest
+ *   message received on any channel (the module compares every channel with it).
+ * - Nchan: position = (time, active tag) of the message id; resume with `?last_event_id=` = the last
+ *   message id received (for several channels Nchan's id holds every channel's tag at that time).
+ *
+ * A message without a usable position (an old template without time/tag) is always delivered.
+ */
+export class ResumeTracker {
+  private readonly positions = new Map<string, Position>();
+  private newest: { position: Position; time: string; tag: number } | null = null;
+  private lastNchanId = '';
+
+  constructor(readonly server: PushStreamServerKind) {}
+
+  /** True when the message is new (and records it), false when it was already delivered. */
+  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'>): boolean {
+    const position = this.positionOf(message);
+    if (!position) return true;
+    const previous = this.positions.get(message.channel);
+    if (previous && !after(position, previous)) return false;
+    this.positions.set(message.channel, position);
+    if (this.server === 'nchan') {
+      this.lastNchanId = message.id;
+    } else if (message.time !== undefined && message.tag !== undefined) {
+      if (!this.newest || after(position, this.newest.position)) {
+        this.newest = { position, time: message.time, tag: message.tag };
+      }
+    }
+    return true;
+  }
+
+  /** Query arguments that resume after the last message; empty before any message. */
+  resumeQuery(): Record<string, string> {
+    if (this.server === 'nchan') return this.lastNchanId ? { last_event_id: this.lastNchanId } : {};
+    return this.newest ? { tag: String(this.newest.tag), time: this.newest.time } : {};
+  }
+
+  /** Whether any message of this channel was received (push-stream backtrack `.bN` only on first join). */
+  has(channel: string): boolean {
+    return this.positions.has(channel);
+  }
+
+  /**
+   * The set of channels changed (one was deleted): Nchan's multi-channel id no longer matches the
+   * URL, so resume from the buffer replay instead (duplicates are still dropped per channel).
+   */
+  channelsChanged(): void {
+    this.lastNchanId = '';
+  }
+
+  private positionOf(message: Pick<DecodedMessage, 'id' | 'time' | 'tag'>): Position | null {
+    if (this.server === 'nchan') {
+      const id = parseNchanMessageId(message.id);
+      if (!id) return null;
+      const tag = id.tags[id.active];
+      return tag === undefined ? null : { time: id.time, tag };
+    }
+    if (message.time === undefined || message.tag === undefined) return null;
+    const ms = Date.parse(message.time);
+    return Number.isNaN(ms) ? null : { time: ms, tag: message.tag };
+  }
+}
