@@ -23,7 +23,7 @@ export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
 
   /**
    * One attempt, bounded by `timeoutMs` overall. The deadline is a plain timer raced against the
-   * request rather than an AbortSignal: undici's per-request abort handling cost about a third of
+   * request rather than an AbortSignal: undici's per-request abort handling cost a fifth to a third of
    * the throughput (bench/). The request itself is also bounded by headersTimeout/bodyTimeout, so a
    * request that lost the race frees its connection on its own.
    */
