@@ -1,8 +1,9 @@
 // The sample chat (sample-app/, built with tsc and run as a child process) behind a real nginx,
 // driven by Debian's chromium through playwright-core: two browser contexts are two visitors.
 // Runs on Nchan, and also on the Push Stream Module when this machine's nginx has it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
@@ -391,4 +392,82 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
     expect(await state(a.page)).toBe('open');
     expect(await a.page.locator('#login-form').isVisible()).toBe(false);
   }, 60_000);
+});
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const HAS_REDIS = spawnSync('redis-server', ['--version']).status === 0;
+
+// docker-compose.yml keeps sessions in Redis (connect-redis): the same app, run with REDIS_URL.
+(HAS_REDIS ? describe : describe.skip)('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
+  let redis: ChildProcess;
+  let redisPort: number;
+
+  beforeAll(async () => {
+    redisPort = await findFreePort();
+    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await waitFor('redis listening', () => isListening(redisPort));
+  }, 30_000);
+
+  afterAll(async () => {
+    redis?.kill('SIGTERM');
+  });
+
+  it('keeps a logged-in session across an app restart', async () => {
+    const appPort = await findFreePort();
+    const env = {
+      HOST: '127.0.0.1',
+      PORT: String(appPort),
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      SESSION_SECRET: 'redis-e2e-session-secret-0123456789',
+      NGINX_PUSH_STREAM_SERVER: 'nchan',
+      // No nginx here: the "who joined" notice fails, quickly, and must not fail the login.
+      NGINX_PUSH_STREAM_PUB_URL: `http://127.0.0.1:${await findFreePort()}/pub`,
+      NGINX_PUSH_STREAM_RETRY_ATTEMPTS: '1',
+      NGINX_PUSH_STREAM_SECRET: SECRET,
+    };
+    const base = `http://127.0.0.1:${appPort}`;
+    const started = async (app: SampleApp) =>
+      waitFor('app up', async () => !app.exited && (await fetch(`${base}/api/health`)).ok, 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${app.output}`);
+      });
+
+    const first = SampleApp.start(env);
+    await started(first);
+    expect(first.output).toContain(`sessions in Redis at redis://127.0.0.1:${redisPort}`);
+    const page = await fetch(`${base}/api/page`);
+    const cookie = page.headers.get('set-cookie')!.split(';')[0];
+    const { csrfToken } = (await page.json()) as Boot;
+    const login = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken, cookie },
+      body: JSON.stringify({ username: 'bob' }),
+    });
+    expect(login.status).toBe(200);
+    const loggedIn = login.headers.get('set-cookie')!.split(';')[0]; // regenerated on login
+    expect(loggedIn).not.toBe(cookie);
+    await first.stop();
+
+    const second = SampleApp.start(env);
+    try {
+      await started(second);
+      const again = (await (await fetch(`${base}/api/page`, { headers: { cookie: loggedIn } })).json()) as Boot;
+      expect(again.user).toEqual({ id: 'bob', name: 'Bob' });
+      expect(again.subscribe).toContain('my-app__user__bob');
+      // The session from before the login is gone (regenerated), not logged in.
+      const old = (await (await fetch(`${base}/api/page`, { headers: { cookie } })).json()) as Boot;
+      expect(old.user).toBeNull();
+    } finally {
+      await second.stop();
+    }
+  }, 90_000);
 });
