@@ -234,7 +234,12 @@ export class PushStreamClient extends EventTarget {
       // push-stream: history only on the first join; afterwards tag/time resume covers it.
       return this.server === 'push-stream' && n && n > 0 && !this.tracker.has(c) ? `${c}.b${Math.floor(n)}` : c;
     });
-    const query = resume ? new URLSearchParams(this.tracker.resumeQuery()).toString() : '';
+    // encodeURIComponent, not URLSearchParams: push-stream unescapes %XX (ngx_unescape_uri) but not '+'.
+    const query = resume
+      ? Object.entries(this.tracker.resumeQuery())
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+          .join('&')
+      : '';
     let url = `${this.origin}${this.paths[transport]}${names.join('/')}${query ? `?${query}` : ''}`;
     if (transport === 'websocket') url = url.replace(/^http/, 'ws');
     return url;
