@@ -60,6 +60,12 @@ export class NchanDialect implements PushStreamDialect {
     return { method: 'DELETE', url: `${publisherUrl}?id=${channel}`, headers: { accept: 'application/json' } };
   }
 
+  deleteNotice(channel: string): string {
+    // Nchan closes subscribers of a deleted channel with 410, as on a reload: browsers could not
+    // tell the two apart. The browser client reads id -2 as push-stream's "Channel deleted".
+    return JSON.stringify({ id: -2, channel, text: 'Channel deleted', eventid: '', type: '' });
+  }
+
   parseDelete(_channel: string, res: PushStreamHttpResponse): boolean {
     return res.status !== this.notFoundStatus;
   }

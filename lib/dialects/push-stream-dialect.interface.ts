@@ -26,6 +26,11 @@ export interface PushStreamDialect {
   parseInfo(channel: string, res: PushStreamHttpResponse): ChannelInfo | null;
 
   deleteRequest(publisherUrl: string, channel: string): DialectRequest;
+  /**
+   * A message to publish to an existing channel just before deleting it, for servers that do not
+   * tell subscribers about a deletion themselves. Undefined: the server sends its own notice.
+   */
+  deleteNotice?(channel: string): string | undefined;
   /** false when the channel did not exist. */
   parseDelete(channel: string, res: PushStreamHttpResponse): boolean;
 

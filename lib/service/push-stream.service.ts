@@ -67,7 +67,9 @@ export class PushStreamService {
       }
     }
     const body = this.encode(data, names, options);
-    const responses = await this.onEveryServer((url) => this.dialect.publishRequest(url, names, body, options), 'publish', names);
+    const responses = await this.onEveryServer((url) =>
+      this.send(this.dialect.publishRequest(url, names, body, options), 'publish', names),
+    );
     return this.dialect.parsePublish(names, responses[0]);
   }
 
@@ -81,13 +83,19 @@ export class PushStreamService {
   /** Deletes a channel (subscribers get the server's channel-deleted notice). False when it did not exist. */
   async deleteChannel(channel: string): Promise<boolean> {
     const name = this.channels.validate(channel);
-    const responses = await this.onEveryServer(
-      (url) => this.dialect.deleteRequest(url, name),
-      'delete channel',
-      [name],
-      true,
-    );
-    return responses.some((res) => this.dialect.parseDelete(name, res));
+    const notice = this.dialect.deleteNotice?.(name);
+    const deleted = await this.onEveryServer(async (url) => {
+      if (notice !== undefined) {
+        // The server tells subscribers nothing they can tell from a restart: say it in band first,
+        // but only to a channel that exists (a publish would create it).
+        const info = await this.send(this.dialect.infoRequest(url, name), 'channel info', [name], true);
+        if (this.dialect.parseInfo(name, info) === null) return false;
+        await this.send(this.dialect.publishRequest(url, [name], notice, {}), 'delete notice', [name]);
+      }
+      const res = await this.send(this.dialect.deleteRequest(url, name), 'delete channel', [name], true);
+      return this.dialect.parseDelete(name, res);
+    });
+    return deleted.some(Boolean);
   }
 
   /** Server-wide statistics from the stats location. */
@@ -133,20 +141,13 @@ export class PushStreamService {
     return body;
   }
 
-  /** Sends to every configured publisher; every server must accept, or the first failure is thrown. */
-  private async onEveryServer(
-    build: (publisherUrl: string) => DialectRequest,
-    operation: string,
-    channels: readonly string[],
-    notFoundIsAnswer = false,
-  ): Promise<PushStreamHttpResponse[]> {
+  /** Runs `perServer` for every configured publisher; every server must succeed, or the first failure is thrown. */
+  private async onEveryServer<T>(perServer: (publisherUrl: string) => Promise<T>): Promise<T[]> {
     // allSettled: a failure on one server must not leave another's rejection unhandled.
-    const settled = await Promise.allSettled(
-      this.options.publisherUrls.map((url) => this.send(build(url), operation, channels, notFoundIsAnswer)),
-    );
+    const settled = await Promise.allSettled(this.options.publisherUrls.map(perServer));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
-    return settled.map((s) => (s as PromiseFulfilledResult<PushStreamHttpResponse>).value);
+    return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
   }
 
   private send(

@@ -203,7 +203,7 @@ describe.each(transports)('PushStreamService on Nchan via $name', ({ expectedCla
   });
 
   describe('deleteChannel', () => {
-    it('deletes the stored messages and disconnects subscribers', async () => {
+    it('tells subscribers in band, deletes the stored messages and disconnects them', async () => {
       const channel = uniqueChannel(PREFIX);
       await service.publish(channel, 'doomed');
       const sub = await ws(channel);
@@ -212,6 +212,8 @@ describe.each(transports)('PushStreamService on Nchan via $name', ({ expectedCla
 
       expect(await service.deleteChannel(channel)).toBe(true);
 
+      // Nchan closes a deleted channel's subscribers like a reload would; the notice says why.
+      expect(JSON.parse(await sub.next())).toEqual({ id: -2, channel, text: 'Channel deleted', eventid: '', type: '' });
       await expect(sub.next()).rejects.toThrow(/closed/);
       // Nchan keeps an empty channel record for a while after a delete; either way nothing is stored.
       expect((await service.channelInfo(channel))?.storedMessages ?? 0).toBe(0);

@@ -135,4 +135,8 @@ describe('NchanDialect response parsing', () => {
     expect(dialect.parseSubscriberChannels('a%2Fb')).toEqual(['a%2Fb']);
     expect(new NchanDialect(',').parseSubscriberChannels('a,b/c')).toEqual(['a', 'b/c']);
   });
+
+  it('has a channel-deleted notice shaped like push-stream\'s (id -2), which push-stream does not need', () => {
+    expect(JSON.parse(dialect.deleteNotice('room1'))).toEqual({ id: -2, channel: 'room1', text: 'Channel deleted', eventid: '', type: '' });
+  });
 });

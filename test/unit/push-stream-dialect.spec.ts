@@ -58,6 +58,10 @@ describe('PushStreamModuleDialect request building (recorded curl lines)', () =>
     expect([req.method, req.url, req.body]).toEqual([rec.method, rec.url, rec.body!.toString('utf8')]);
   });
 
+  it('15: the module notifies subscribers of a deletion itself, so no notice is published first', () => {
+    expect(dialect.deleteNotice).toBeUndefined();
+  });
+
   it('03/04: channel info is GET <pub>?id=', () => {
     for (const [id, channel] of [
       ['03', 'room1'],
