@@ -354,7 +354,9 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
     await waitFor('old nginx worker gone', async () => workersOf(master).every((w) => !workersBefore.includes(w)));
     for (const [n, p] of [b.page, a.page].entries()) {
       await waitFor(`all ${total} messages on ${p.url()}`, async () => (await linesOf(p)).length >= total, 30_000).catch(async (err: Error) => {
-        throw new Error(`${err.message}; got ${JSON.stringify(await linesOf(p))}\n${await nginx.errorLog()}`);
+        // Server message ids and states help tell a server-side loss from a client that dropped a message.
+        const ids = (await received(p)).filter((m) => typeof m.data === 'object' && String(m.data.text).startsWith(tag)).map((m) => `${(m.data as { text: string }).text.slice(tag.length)}@${(m as { id?: string }).id}`);
+        throw new Error(`${err.message}; got ${JSON.stringify(ids)}; states ${JSON.stringify(await states(p))}\n${await nginx.errorLog()}`);
       });
       // ...and the page noticed: its connection was closed and opened again.
       expect((await states(p)).slice(statesBefore[n])).toContain('reconnecting');
@@ -365,6 +367,8 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
   }, 120_000);
 
   it('looks like this (docs/screenshot.png)', async () => {
+    // The picture shows a conversation, not the earlier tests' lines: A's log is emptied first.
+    await a.page.evaluate(() => document.getElementById('log')!.replaceChildren());
     // Bob logs in on a new page: Alice (A) sees him join; then a short conversation.
     const bob = await visitor();
     await login(bob.page, 'bob');
