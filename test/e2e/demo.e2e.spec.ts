@@ -221,6 +221,16 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     }
   }, 60_000);
 
+  // Only where this machine has no Push Stream Module: the demo must say how to get one, not fail obscurely.
+  const pushStreamAvailable = /push.stream/i.test(spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '') || Boolean(process.env.NGINX_PUSH_STREAM_MODULE);
+  (pushStreamAvailable ? it.skip : it)('DEMO_SERVER=push-stream without the module explains how to provide it', async () => {
+    demo = startDemo(demoEnv({ DEMO_SERVER: 'push-stream', DEMO_PORT: String(await findFreePort()), DEMO_PUB_PORT: String(await findFreePort()) }));
+    const exit = await demo.exited;
+    expect(exit.code).toBe(1);
+    expect(demo.stderr).toContain('NGINX_PUSH_STREAM_MODULE=/path/ngx_http_push_stream_module.so');
+    expect(demo.stdout).not.toContain('tsc');
+  }, 60_000);
+
   it('refuses an unknown DEMO_SERVER', async () => {
     demo = startDemo(demoEnv({ DEMO_SERVER: 'apache' }));
     const exit = await demo.exited;
