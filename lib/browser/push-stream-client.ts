@@ -245,6 +245,12 @@ export class PushStreamClient extends EventTarget {
     return url;
   }
 
+  /** The URL of a new subscriber request; tells the tracker whether the server will resume it. */
+  private connectionUrl(transport: PushStreamTransport): string {
+    this.tracker.startConnection();
+    return this.subscriberUrl(transport);
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   private firstAvailableTransport(from: number): number {
@@ -425,7 +431,8 @@ export class PushStreamClient extends EventTarget {
   private openWebSocket(ctx: TransportContext): () => void {
     let ws: WebSocket;
     try {
-      ws = this.server === 'nchan' ? new WebSocket(this.subscriberUrl('websocket'), NCHAN_WS_META) : new WebSocket(this.subscriberUrl('websocket'));
+      const url = this.connectionUrl('websocket');
+      ws = this.server === 'nchan' ? new WebSocket(url, NCHAN_WS_META) : new WebSocket(url);
     } catch (err) {
       queueMicrotask(() => ctx.onEnd({ reason: err instanceof Error ? err.message : String(err) }));
       return () => undefined;
@@ -457,7 +464,7 @@ export class PushStreamClient extends EventTarget {
   private openEventSource(ctx: TransportContext): () => void {
     let es: EventSource;
     try {
-      es = new EventSource(this.subscriberUrl('eventsource'), { withCredentials: this.options.withCredentials === true });
+      es = new EventSource(this.connectionUrl('eventsource'), { withCredentials: this.options.withCredentials === true });
     } catch (err) {
       queueMicrotask(() => ctx.onEnd({ reason: err instanceof Error ? err.message : String(err) }));
       return () => undefined;
@@ -487,7 +494,7 @@ export class PushStreamClient extends EventTarget {
       while (ctx.isCurrent()) {
         let res: Response;
         try {
-          res = await fetch(this.subscriberUrl('longpolling'), {
+          res = await fetch(this.connectionUrl('longpolling'), {
             method: 'GET',
             cache: 'no-store',
             credentials: this.options.withCredentials ? 'include' : 'same-origin',

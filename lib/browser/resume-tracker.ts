@@ -9,6 +9,9 @@ interface Position {
   tag: number;
 }
 
+/** How many delivered messages per channel are remembered to recognise a repeat. */
+const RECENT_PER_CHANNEL = 64;
+
 function after(a: Position, b: Position): boolean {
   return a.time > b.time || (a.time === b.time && a.tag > b.tag);
 }
@@ -28,15 +31,29 @@ export class ResumeTracker {
   private readonly positions = new Map<string, Position>();
   private newest: { position: Position; time: string; tag: number } | null = null;
   private lastNchanId = '';
+  /** Whether the current connection was opened with a resume position the server honours. */
+  private resumed = false;
+  /** Recent (id, data) pairs per channel, to tell a repeat from a restarted store's new message. */
+  private readonly recent = new Map<string, string[]>();
 
   constructor(readonly server: PushStreamServerKind) {}
 
   /** True when the message is new (and records it), false when it was already delivered. */
-  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'>): boolean {
+  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown }): boolean {
     const position = this.positionOf(message);
     if (!position) return true;
     const previous = this.positions.get(message.channel);
-    if (previous && !after(position, previous)) return false;
+    const key = `${message.id}\u0000${JSON.stringify(message.data)}`;
+    const recent = this.recent.get(message.channel) ?? [];
+    if (previous && !after(position, previous)) {
+      // Without a resume position the server replays its buffer: drop what was delivered already.
+      // With one, an older id is a repeat only if it is the very message seen before; otherwise the
+      // server's store started again (an nginx reload resets ids, often within the same second).
+      if (!this.resumed || recent.includes(key)) return false;
+    }
+    recent.push(key);
+    if (recent.length > RECENT_PER_CHANNEL) recent.shift();
+    this.recent.set(message.channel, recent);
     this.positions.set(message.channel, position);
     if (this.server === 'nchan') {
       this.lastNchanId = message.id;
@@ -46,6 +63,11 @@ export class ResumeTracker {
       }
     }
     return true;
+  }
+
+  /** Call before each subscriber request: remembers whether it carries a resume position. */
+  startConnection(): void {
+    this.resumed = Object.keys(this.resumeQuery()).length > 0;
   }
 
   /** Query arguments that resume after the last message; empty before any message. */

@@ -375,6 +375,13 @@ describe('PushStreamClient in Chromium', () => {
       await waitUntil(page, i, (l) => l.state === 'open', 'open');
       await publish(gone, { n: 1 });
       await waitUntil(page, i, (l) => l.messages.length >= 1, 'message');
+      // A long-poll client is between requests right after a message: a notice published then and
+      // deleted at once would never reach it. Wait until it listens again (a real race, documented).
+      for (let tries = 0; tries < 200; tries++) {
+        const info = await fetch(`${nginx.publisherUrl}?id=${gone}`, { headers: { accept: 'application/json' } });
+        if (info.status === 200 && (await info.json()).subscribers >= 1) break;
+        await sleep(25);
+      }
       const res = await fetch(`${nginx.publisherUrl}?id=${gone}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

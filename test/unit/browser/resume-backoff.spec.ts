@@ -77,4 +77,20 @@ describe('ResumeTracker nchan', () => {
     expect(t.resumeQuery()).toEqual({});
     expect(t.accept({ channel: 'b', id: '1795617915:-,[0]' })).toBe(false);
   });
+
+  it('after a resumed reconnect, an older id means the server store restarted: delivered, not dropped', () => {
+    const t = new ResumeTracker('nchan');
+    t.startConnection(); // first join: no position, the buffer replay is deduplicated
+    expect(t.accept({ channel: 'a', id: '1795619235:1' })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619235:2' })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619235:1' })).toBe(false);
+    t.startConnection(); // reconnect with ?last_event_id=1795619235:2 after an nginx reload
+    expect(t.resumeQuery()).toEqual({ last_event_id: '1795619235:2' });
+    expect(t.accept({ channel: 'a', id: '1795619235:0' })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619235:1' })).toBe(true);
+    expect(t.resumeQuery()).toEqual({ last_event_id: '1795619235:1' });
+    t.channelsChanged();
+    t.startConnection(); // no position again: replays are dropped once more
+    expect(t.accept({ channel: 'a', id: '1795619235:1' })).toBe(false);
+  });
 });
