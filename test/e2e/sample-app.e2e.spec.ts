@@ -11,7 +11,9 @@ import { findFreePort, moduleLoadLine, NginxTestServer } from '../../lib/testing
 import { ensureBuilt, REPO_ROOT, runNode } from '../support/build.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = join(REPO_ROOT, 'docs', 'screenshot.png');
+// Every run saves its picture under test-results/; UPDATE_SCREENSHOT=1 refreshes the README's one.
+const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOT === '1' ? join(REPO_ROOT, 'docs') : join(REPO_ROOT, 'test-results');
+const SCREENSHOT = join(SCREENSHOT_DIR, 'screenshot.png');
 const SECRET = 'sample-e2e-secret-0123456789';
 const WAIT = 15_000;
 
@@ -389,7 +391,7 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
     await a.page.click('#long-task');
     await waitFor('progress 70% or more', async () => Number(await a.page.locator('#task-progress').evaluate((el) => (el as HTMLProgressElement).value)) >= 70);
     if (server === 'nchan') {
-      mkdirSync(join(REPO_ROOT, 'docs'), { recursive: true });
+      mkdirSync(SCREENSHOT_DIR, { recursive: true });
       await a.page.screenshot({ path: SCREENSHOT, fullPage: false });
     }
     await waitFor('progress 100%', async () => (await a.page.locator('#task-percent').textContent()) === '100%');
