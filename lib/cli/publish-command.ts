@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { PublishManyResult, PublishOptions, PublishResult } from '../dialects/push-stream-result.interface.js';
 import { PushStreamConfigError, PushStreamError } from '../errors/push-stream.exception.js';
@@ -100,6 +101,9 @@ export async function runCli(
   let publisher: CliPublisher | undefined;
   try {
     const options = pushStreamOptionsFromEnv(env);
+    // Publishing never derives a session token (-q takes the channel name as it is), so the
+    // seed's one-variable command works without the application's secret.
+    options.secret ??= randomBytes(16).toString('hex');
     resolvePushStreamOptions(options); // a bad variable fails here, before Nest starts
     publisher = await createPublisher(options);
     const result = await publisher.publish(command.suffixes, command.data, command.options);
