@@ -1,6 +1,6 @@
 // Subscriber authorization end to end: a real nginx with Nchan asks a real Nest application
 // (PushStreamModule + express-session) before every subscription, over WebSocket and EventSource.
-import { Controller, type INestApplication, Param, Post, Req } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Request } from 'express';
 import session from 'express-session';
@@ -11,27 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { PushStreamChannels, PushStreamModule, PushStreamService } from '../../lib/index.js';
 import { findFreePort, NginxTestServer } from '../../lib/testing/index.js';
 import { eventually } from '../support/e2e-helpers.js';
+import { SessionTestController } from '../support/session-test.controller.js';
 import { openEventSource, openWebSocket } from '../support/subscribers.js';
 
 const SECRET = 'auth-e2e-secret-0123456789';
 
-/** Test-only login: the application's own session handling, reached through nginx like a browser would. */
-@Controller('test')
-class LoginController {
-  constructor(private readonly channels: PushStreamChannels) {}
-
-  @Post('anon')
-  anon(@Req() req: Request): { session: string } {
-    (req.session as unknown as Record<string, unknown>).visited = true;
-    return { session: this.channels.session(req.sessionID) };
-  }
-
-  @Post('login/:id')
-  login(@Req() req: Request, @Param('id') id: string): { session: string } {
-    (req.session as unknown as Record<string, unknown>).user = { id };
-    return { session: this.channels.session(req.sessionID) };
-  }
-}
 
 interface Visitor {
   cookie: string;
@@ -61,7 +45,7 @@ beforeAll(async () => {
         retry: { attempts: 1 },
       }),
     ],
-    controllers: [LoginController],
+    controllers: [SessionTestController],
   }).compile();
   app = moduleRef.createNestApplication({ logger: false });
   app.use(

@@ -3,10 +3,10 @@
 // then stopped with Ctrl-C (SIGINT to the whole group, as a terminal sends it).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { findFreePort } from '../../lib/testing/index.js';
+import { findFreePort, isListening } from '../../lib/testing/index.js';
 import { ensureBuilt, REPO_ROOT } from '../support/build.js';
 
 const DEMO = join(REPO_ROOT, 'scripts', 'demo.mjs');
@@ -84,16 +84,6 @@ function processesMentioning(text: string): string[] {
   return found;
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Lines of a streamed subscriber: the seed's curl command itself when curl is installed. */
 function curlSubscriber(url: string): Proc {
@@ -197,8 +187,8 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     for (const pid of [...nginxProcesses, ...appProcesses]) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
     expect(processesMentioning(workDir!)).toEqual([]);
     expect(existsSync(workDir!)).toBe(false);
-    expect(await listening(port)).toBe(false);
-    expect(await listening(pubPort)).toBe(false);
+    expect(await isListening(port)).toBe(false);
+    expect(await isListening(pubPort)).toBe(false);
     if (curl) {
       const curlExit = await Promise.race([curl.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
       expect(curlExit).not.toBe('still running');

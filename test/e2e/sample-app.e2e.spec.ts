@@ -3,11 +3,10 @@
 // Runs on Nchan, and also on the Push Stream Module when this machine's nginx has it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
-import { findFreePort, moduleLoadLine, NginxTestServer } from '../../lib/testing/index.js';
+import { findFreePort, isListening, moduleLoadLine, NginxTestServer } from '../../lib/testing/index.js';
 import { ensureBuilt, REPO_ROOT, runNode } from '../support/build.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -400,16 +399,6 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
   }, 60_000);
 });
 
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const HAS_REDIS = spawnSync('redis-server', ['--version']).status === 0;
 

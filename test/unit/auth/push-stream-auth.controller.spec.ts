@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, Module, Param, Post, Req, Scope, UseGuards, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Req, Scope, UseGuards, type INestApplication } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { jest } from '@jest/globals';
@@ -16,6 +16,7 @@ import {
   type ChannelRuleContext,
 } from '../../../lib/auth/index.js';
 import { PushStreamConfigError } from '../../../lib/errors/push-stream.exception.js';
+import { SessionTestController } from '../../support/session-test.controller.js';
 
 const SECRET = 'unit-secret-0123456789';
 const CHANNELS = 'x-push-stream-channels';
@@ -38,24 +39,9 @@ class RoomRule implements ChannelRule<Request> {
   }
 }
 
-/** Test-only session routes: the application's own login. */
+/** The exported guard on the application's own route. */
 @Controller('test')
-class SessionTestController {
-  constructor(private readonly channels: PushStreamChannels) {}
-
-  @Post('anon')
-  anon(@Req() req: Request): { session: string } {
-    (req.session as unknown as Record<string, unknown>).visited = true;
-    return { session: this.channels.session(req.sessionID) };
-  }
-
-  @Post('login/:id')
-  login(@Req() req: Request, @Param('id') id: string): { session: string } {
-    (req.session as unknown as Record<string, unknown>).user = { id };
-    return { session: this.channels.session(req.sessionID) };
-  }
-
-  /** The exported guard on the application's own route. */
+class OwnRouteController {
   @Get('own-auth')
   @UseGuards(ChannelAuthGuard)
   ownAuth(@Req() req: Request): string {
@@ -73,7 +59,7 @@ interface TestApp {
 async function startApp(extras: Parameters<typeof PushStreamModule.forRoot>[0] = { publisherUrl: 'http://127.0.0.1:1/pub', secret: SECRET }) {
   const moduleRef = await Test.createTestingModule({
     imports: [PushStreamModule.forRoot(extras)],
-    controllers: [SessionTestController],
+    controllers: [SessionTestController, OwnRouteController],
     providers: [Rooms, RoomRule],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });

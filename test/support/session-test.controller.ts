@@ -1,0 +1,23 @@
+import { Controller, Param, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { PushStreamChannels } from '../../lib/channels/push-stream-channels.js';
+
+/** Test-only session routes standing in for an application's own login: start a session, log in. */
+@Controller('test')
+export class SessionTestController {
+  constructor(private readonly channels: PushStreamChannels) {}
+
+  /** Saves an anonymous session and answers its session channel. */
+  @Post('anon')
+  anon(@Req() req: Request): { session: string } {
+    (req.session as unknown as Record<string, unknown>).visited = true;
+    return { session: this.channels.session(req.sessionID) };
+  }
+
+  /** Logs in as user `id` (stored as `req.session.user`, the default sessionUserKey). */
+  @Post('login/:id')
+  login(@Req() req: Request, @Param('id') id: string): { session: string } {
+    (req.session as unknown as Record<string, unknown>).user = { id };
+    return { session: this.channels.session(req.sessionID) };
+  }
+}
