@@ -1,0 +1,124 @@
+// Checks the shipped nginx templates as text (the push-stream one cannot run here) and the Nchan
+// one with the real `nginx -t`.
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { moduleLoadLine, NGINX_CONFIG_DIR, renderTemplate } from '../../lib/testing/index.js';
+
+const run = promisify(execFile);
+const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
+
+/** The body of `location <pattern> { ... }` (no nested braces except one-line `if` blocks). */
+function location(conf: string, pattern: string): string {
+  const start = conf.indexOf(`location ${pattern} {`);
+  if (start < 0) throw new Error(`no location ${pattern}`);
+  let depth = 0;
+  for (let i = conf.indexOf('{', start); i < conf.length; i++) {
+    if (conf[i] === '{') depth++;
+    if (conf[i] === '}' && --depth === 0) return conf.slice(start, i + 1);
+  }
+  throw new Error(`unterminated location ${pattern}`);
+}
+
+/** The server block that listens on `listen` (the public or the internal listener). */
+function server(conf: string, listen: string): string {
+  const blocks = conf.split(/\nserver \{/).slice(1);
+  const block = blocks.find((b) => b.includes(`listen ${listen};`));
+  if (!block) throw new Error(`no server listening on ${listen}`);
+  return block;
+}
+
+/** An nginx quoted string as nginx reads it: \" and \\ unescaped, \n a newline. */
+function nginxString(quoted: string): string {
+  return quoted.replace(/\\(["\\n])/g, (_m, c: string) => (c === 'n' ? '\n' : c));
+}
+
+const SUBSCRIBERS = ['^/sub/(.*)$', '^/ws/(.*)$', '^/ev/(.*)$', '^/lp/(.*)$'];
+
+describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
+  let conf: string;
+  beforeAll(async () => {
+    conf = await read(`${kind}.conf.template`);
+  });
+
+  it.each(SUBSCRIBERS)('subscriber location %s asks the app first, with the channels the module reads', (pattern) => {
+    const body = location(server(conf, '${NGINX_LISTEN}'), `~ ${pattern}`);
+    expect(body).toContain('set $push_channels $1;');
+    expect(body).toContain('auth_request /_push_stream_auth;');
+    expect(body).toMatch(kind === 'nchan' ? /nchan_channel_id \$push_channels;/ : /push_stream_channels_path \$push_channels;/);
+    if (kind === 'push-stream') expect(body).toContain('if ($arg_callback) { return 403; }');
+  });
+
+  it('keeps the auth location internal, without the body, forwarding cookie and channels', () => {
+    const body = location(conf, '= /_push_stream_auth');
+    for (const line of ['internal;', 'proxy_pass_request_body off;', 'proxy_set_header Cookie $http_cookie;',
+      'proxy_set_header X-Push-Stream-Channels $push_channels;', 'proxy_set_header X-Original-URI $request_uri;']) {
+      expect(body).toContain(line);
+    }
+    expect(location(server(conf, '${NGINX_LISTEN}'), '= /push-stream/auth')).toContain('return 404;');
+  });
+
+  it('publishes, deletes and reports statistics only on the internal listener, loopback and one network allowed', () => {
+    const publicServer = server(conf, '${NGINX_LISTEN}');
+    const internal = server(conf, '${NGINX_PUB_LISTEN}');
+    expect(publicServer).not.toMatch(/nchan_publisher|push_stream_publisher|nchan_stub_status|push_stream_channels_statistics/);
+    expect(location(internal, '= /pub')).toMatch(kind === 'nchan' ? /nchan_publisher;/ : /push_stream_publisher admin;/);
+    expect(internal).toMatch(/allow 127\.0\.0\.1;\s+allow ::1;\s+allow \$\{NGINX_PUB_ALLOW\};\s+deny all;/);
+  });
+});
+
+describe('push-stream message templates', () => {
+  let conf: string;
+  beforeAll(async () => {
+    conf = await read('push-stream.conf.template');
+  });
+
+  it.each(SUBSCRIBERS)('%s: the template yields valid JSON for a JSON message; stream mode ends with a newline', (pattern) => {
+    const body = location(conf, `~ ${pattern}`);
+    const m = /push_stream_message_template "((?:[^"\\]|\\.)*)";/.exec(body);
+    expect(m).not.toBeNull();
+    const template = nginxString(m![1]);
+    const message = template
+      .replace('~id~', '3')
+      .replace('~channel~', 'my-app__all__')
+      .replace('~text~', JSON.stringify({ message: ['Foobar'], quote: '"' }))
+      .replace('~event-id~', 'e-1')
+      .replace('~event-type~', 'chat')
+      .replace('~time~', 'Tue, 24 Nov 2026 19:24:07 GMT')
+      .replace('~tag~', '1');
+    expect(JSON.parse(message)).toMatchObject({ id: 3, channel: 'my-app__all__', text: { message: ['Foobar'], quote: '"' } });
+    // Stream mode concatenates messages with no separator (recording 20): a line per message.
+    if (pattern.startsWith('^/sub/')) expect(template.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('the Nchan configuration as nginx reads it', () => {
+  let dir: string;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('passes nginx -t once rendered', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nginx-config-spec-'));
+    await mkdir(join(dir, 'logs'));
+    await mkdir(join(dir, 'tmp'));
+    const vars = {
+      NGINX_LOAD_MODULES: await moduleLoadLine('nchan'),
+      NGINX_SERVER_CONF: join(dir, 'server.conf'),
+      NGINX_LISTEN: '127.0.0.1:9',
+      NGINX_PUB_LISTEN: '127.0.0.1:10',
+      NGINX_PUB_ALLOW: '10.0.0.0/8',
+      APP_UPSTREAM: '127.0.0.1:11',
+    };
+    await writeFile(vars.NGINX_SERVER_CONF, renderTemplate(await read('nchan.conf.template'), vars));
+    await writeFile(join(dir, 'nginx.conf'), renderTemplate(await read('nginx.conf.template'), vars));
+    const { stderr } = await run('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')]);
+    expect(stderr).toContain('test is successful');
+  });
+
+  it('refuses to render a template with an unknown placeholder', () => {
+    expect(() => renderTemplate('listen ${NGINX_PORT};', {})).toThrow(/NGINX_PORT/);
+  });
+});
