@@ -11,6 +11,7 @@ import {
   decodeNchanMessage,
   decodePushStreamMessage,
   nchanIdFromLongPoll,
+  parseNchanMessageId,
   parseNchanMetaFrame,
   splitJsonObjects,
   type DecodedFrame,
@@ -425,7 +426,12 @@ export class PushStreamClient extends EventTarget {
       const all = rest.trim() ? [...objects, rest] : objects;
       return all.map((o) => decodePushStreamMessage(o));
     }
-    return [decodeNchanMessage(raw, id, this.fallbackChannel(), eventType)];
+    // The message id's bracketed tag says which subscribed channel it came from: the envelope of a
+    // publishMany names all its channels ("a/b"), not the one this subscription holds.
+    const source = this.fallbackChannel(parseNchanMessageId(id)?.active ?? 0);
+    const frame = decodeNchanMessage(raw, id, source, eventType);
+    if (frame.kind === 'message' && !this.channels.includes(frame.channel)) frame.channel = source;
+    return [frame];
   }
 
   private openWebSocket(ctx: TransportContext): () => void {

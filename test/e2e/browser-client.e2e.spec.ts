@@ -17,6 +17,7 @@ import { jest } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NginxTestServer } from '../../lib/testing/nginx-test-server.js';
+import { NchanDialect } from '../../lib/dialects/nchan.dialect.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
@@ -283,6 +284,26 @@ describe('PushStreamClient in Chromium', () => {
       expect(later.states.at(-1)).toBe(`denied:${transport}`);
       // one subscription attempt (+ one probe for WebSocket/EventSource), then silence
       expect(authCalls.filter((c) => c === f).length - before).toBeLessThanOrEqual(2);
+    });
+
+    it('one publishMany to two channels reaches each subscription under its own channel name', async () => {
+      const a = channel('many-a');
+      const b = channel('many-b');
+      const onlyB = await start(page, { url: nginx.baseUrl, server: 'nchan', channels: [b], transports: [transport] });
+      const both = await start(page, { url: nginx.baseUrl, server: 'nchan', channels: [a, b], transports: [transport] });
+      await waitUntil(page, onlyB, (l) => l.state === 'open', 'open');
+      await waitUntil(page, both, (l) => l.state === 'open', 'open');
+      // Exactly what PushStreamService.publishMany sends: one request, one envelope naming "a/b".
+      const dialect = new NchanDialect();
+      const req = dialect.publishRequest(nginx.publisherUrl, [a, b], dialect.encodeMessage({ n: 1 }, [a, b], {}), {});
+      const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+      expect([201, 202]).toContain(res.status);
+      const one = await waitUntil(page, onlyB, (l) => l.messages.length >= 1, 'message on b');
+      expect(one.messages.map((m) => [m.channel, m.data])).toEqual([[b, { n: 1 }]]);
+      const two = await waitUntil(page, both, (l) => l.messages.length >= 2, 'a message per channel');
+      expect(two.messages.map((m) => m.channel).sort()).toEqual([a, b].sort());
+      await closeClient(page, onlyB);
+      await closeClient(page, both);
     });
 
     it('nginx reload mid-session: reconnects, resumes, exactly 1..N in order', async () => {
