@@ -14,7 +14,8 @@ import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
 /**
  * Lets a request through only when every channel in its `X-Push-Stream-Channels` header passes
  * its rule; otherwise 401 (no session or user, and the channel needs one) or 403. Put it on your
- * own route to answer nginx's auth_request yourself.
+ * own route to answer nginx's auth_request yourself, with @PushStreamAuthEndpoint() so that the
+ * session is left alone.
  */
 @Injectable()
 export class ChannelAuthGuard implements CanActivate {

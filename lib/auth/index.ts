@@ -6,6 +6,7 @@ export * from './channel-rule-registry.js';
 export * from './channel-authorizer.js';
 export * from './channel-auth.guard.js';
 export * from './push-stream-auth.controller.js';
+export * from './push-stream-auth-endpoint.decorator.js';
 export * from './subscriber-channels.js';
 export * from './subscriber-auth-request.js';
 export { toPushStreamUser, defaultResolveUser, resolveRequestUser } from './resolve-user.js';

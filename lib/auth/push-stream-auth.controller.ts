@@ -1,5 +1,6 @@
-import { All, Controller, Header, HttpCode, SetMetadata, type Type, UseGuards } from '@nestjs/common';
-import { DEFAULT_AUTH_ROUTE, PUSH_STREAM_AUTH_ENDPOINT } from './auth.constants.js';
+import { All, Controller, Header, HttpCode, type Type, UseGuards } from '@nestjs/common';
+import { DEFAULT_AUTH_ROUTE } from './auth.constants.js';
+import { PushStreamAuthEndpoint } from './push-stream-auth-endpoint.decorator.js';
 import { ChannelAuthGuard } from './channel-auth.guard.js';
 
 /**
@@ -8,7 +9,7 @@ import { ChannelAuthGuard } from './channel-auth.guard.js';
  */
 export function createPushStreamAuthController(route: string): Type<unknown> {
   @Controller(route)
-  @SetMetadata(PUSH_STREAM_AUTH_ENDPOINT, true)
+  @PushStreamAuthEndpoint()
   @UseGuards(ChannelAuthGuard)
   class PushStreamAuthController {
     @All()

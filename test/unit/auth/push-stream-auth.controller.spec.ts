@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, Module, Req, Scope, UseGuards, type INestApplication } from '@nestjs/common';
+import { Controller, Get, HttpCode, Injectable, Module, Req, Scope, UseGuards, type INestApplication } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { jest } from '@jest/globals';
@@ -11,6 +11,7 @@ import {
   ChannelAuthGuard,
   ChannelRuleRegistry,
   PUSH_STREAM_CHANNEL_RULES,
+  PushStreamAuthEndpoint,
   PushStreamChannelRule,
   type ChannelRule,
   type ChannelRuleContext,
@@ -47,6 +48,15 @@ class OwnRouteController {
   ownAuth(@Req() req: Request): string {
     (req.session as unknown as Record<string, unknown>).touchedByOwnRoute = true;
     return 'ok';
+  }
+
+  /** The application's own auth_request endpoint, marked like the module's. */
+  @Get('own-endpoint')
+  @PushStreamAuthEndpoint()
+  @UseGuards(ChannelAuthGuard)
+  @HttpCode(204)
+  ownEndpoint(@Req() req: Request): void {
+    (req.session as unknown as Record<string, unknown>).touchedByOwnRoute = true;
   }
 }
 
@@ -163,6 +173,19 @@ describe('PushStreamAuthController (registered by PushStreamModule)', () => {
     expect(saved).toMatchObject({ touchedByOwnRoute: true });
     expect((await auth(t, 'my-app__user__2', alice.cookie, '/test/own-auth')).status).toBe(403);
     expect((await auth(t, 'my-app__authorized__', undefined, '/test/own-auth')).status).toBe(401);
+  });
+
+  it('leaves the session alone on an own route marked @PushStreamAuthEndpoint()', async () => {
+    const alice = await newSession(t, '/test/login/1');
+    const before = await storedExpiry(t.store, alice.sid);
+    await new Promise((r) => setTimeout(r, 20));
+    const res = await auth(t, 'my-app__authorized__', alice.cookie, '/test/own-endpoint');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect(await storedExpiry(t.store, alice.sid)).toBe(before);
+    const saved = await new Promise((resolve) => t.store.get(alice.sid, (_e, sess) => resolve(sess)));
+    expect(saved).not.toHaveProperty('touchedByOwnRoute');
+    expect((await auth(t, 'my-app__user__2', alice.cookie, '/test/own-endpoint')).status).toBe(403);
   });
 
   it('keeps other routes unaffected', async () => {
