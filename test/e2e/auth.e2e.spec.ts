@@ -283,6 +283,9 @@ describe('attacks through nginx + Nchan: refused with 401/403 (or by nginx itsel
     // The decoded newline stops the `^/sub/(.*)$` location from matching: the app answers 404, nothing subscribes.
     ['encoded CR LF', () => '/sub/my-app__all__%0D%0AX-Push-Stream-Channels:%20my-app__authorized__', [404]],
     ['the auth endpoint asked directly on the public listener (nginx hides it)', () => '/push-stream/auth', [404]],
+    ['the auth endpoint with a trailing slash', () => '/push-stream/auth/', [404]],
+    ['the auth endpoint in another case (express routes case-insensitively)', () => '/Push-Stream/AUTH', [404]],
+    ['the auth endpoint percent-encoded', () => '/push-stream/%61uth', [404]],
   ];
 
   it.each(cases)('%s', async (_name, path, expected) => {

@@ -57,7 +57,7 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
       'proxy_set_header X-Push-Stream-Channels $push_channels;', 'proxy_set_header X-Original-URI $request_uri;']) {
       expect(body).toContain(line);
     }
-    expect(location(server(conf, '${NGINX_LISTEN}'), '= /push-stream/auth')).toContain('return 404;');
+    expect(location(server(conf, '${NGINX_LISTEN}'), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
   });
 
   it('publishes, deletes and reports statistics only on the internal listener, loopback and one network allowed', () => {
