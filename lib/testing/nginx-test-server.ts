@@ -112,7 +112,13 @@ export class NginxTestServer {
     const mainTemplate = await readFile(join(configDir, 'nginx.conf.template'), 'utf8');
     await writeFile(join(workDir, 'nginx.conf'), renderTemplate(mainTemplate, vars));
     const instance = new NginxTestServer(server, port, pubPort, workDir, binary);
-    await instance.start();
+    try {
+      await instance.start();
+    } catch (err) {
+      // A failed start must not leave a daemonized nginx or its folder behind.
+      await instance.dispose().catch(() => undefined);
+      throw err;
+    }
     return instance;
   }
 
