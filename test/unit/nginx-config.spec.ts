@@ -1,11 +1,11 @@
 // Checks the shipped nginx templates as text (the push-stream one cannot run here) and the Nchan
 // one with the real `nginx -t`.
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { moduleLoadLine, NGINX_CONFIG_DIR, renderTemplate } from '../../lib/testing/index.js';
+import { moduleLoadLine, NGINX_CONFIG_DIR, NginxTestServer, renderTemplate } from '../../lib/testing/index.js';
 
 const run = promisify(execFile);
 const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
@@ -120,5 +120,14 @@ describe('the Nchan configuration as nginx reads it', () => {
 
   it('refuses to render a template with an unknown placeholder', () => {
     expect(() => renderTemplate('listen ${NGINX_PORT};', {})).toThrow(/NGINX_PORT/);
+  });
+
+  it('NginxTestServer.start leaves nothing behind when nginx refuses the configuration', async () => {
+    const ours = async () => (await readdir(tmpdir())).filter((n) => n.startsWith('nestjs-push-stream-nginx-'));
+    const before = await ours();
+    await expect(NginxTestServer.start({ server: 'nchan', appUpstream: '127.0.0.1:1; not_a_directive' })).rejects.toThrow(
+      /nginx start failed: .*not_a_directive/,
+    );
+    expect((await ours()).filter((n) => !before.includes(n))).toEqual([]);
   });
 });
