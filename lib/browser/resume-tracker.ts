@@ -39,21 +39,23 @@ export class ResumeTracker {
   constructor(readonly server: PushStreamServerKind) {}
 
   /** True when the message is new (and records it), false when it was already delivered. */
-  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown }): boolean {
+  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown; eventId?: string }): boolean {
+    const recent = this.recent.get(message.channel) ?? [];
+    this.recent.set(message.channel, recent);
+    // A publisher-set event id names one message: a publish retried after a timeout arrives again
+    // with a new server id but the same event id.
+    const eventKey = message.eventId ? `event\u0000${message.eventId}` : null;
+    const repeatedEvent = eventKey !== null && recent.includes(eventKey);
     const position = this.positionOf(message);
-    if (!position) return true;
+    if (!position) return !repeatedEvent && this.remember(recent, eventKey);
     const previous = this.positions.get(message.channel);
     const key = `${message.id}\u0000${JSON.stringify(message.data)}`;
-    const recent = this.recent.get(message.channel) ?? [];
     if (previous && !after(position, previous)) {
       // Without a resume position the server replays its buffer: drop what was delivered already.
       // With one, an older id is a repeat only if it is the very message seen before; otherwise the
       // server's store started again (an nginx reload resets ids, often within the same second).
       if (!this.resumed || recent.includes(key)) return false;
     }
-    recent.push(key);
-    if (recent.length > RECENT_PER_CHANNEL) recent.shift();
-    this.recent.set(message.channel, recent);
     this.positions.set(message.channel, position);
     if (this.server === 'nchan') {
       this.lastNchanId = message.id;
@@ -62,6 +64,13 @@ export class ResumeTracker {
         this.newest = { position, time: message.time, tag: message.tag };
       }
     }
+    // A repeated event still moves the resume position past it, but is not delivered twice.
+    return !repeatedEvent && this.remember(recent, key, eventKey);
+  }
+
+  private remember(recent: string[], ...keys: Array<string | null>): true {
+    for (const key of keys) if (key !== null) recent.push(key);
+    while (recent.length > RECENT_PER_CHANNEL) recent.shift();
     return true;
   }
 

@@ -93,4 +93,15 @@ describe('ResumeTracker nchan', () => {
     t.startConnection(); // no position again: replays are dropped once more
     expect(t.accept({ channel: 'a', id: '1795619235:1' })).toBe(false);
   });
+
+  it('drops a repeated event id on a channel (a publish retried after a timeout), but moves past it', () => {
+    const t = new ResumeTracker('nchan');
+    expect(t.accept({ channel: 'a', id: '1795619300:0', eventId: 'e-1', data: 1 })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619300:1', eventId: 'e-1', data: 1 })).toBe(false);
+    expect(t.resumeQuery()).toEqual({ last_event_id: '1795619300:1' });
+    expect(t.accept({ channel: 'b', id: '1795619300:2', eventId: 'e-1', data: 1 })).toBe(true); // another channel
+    expect(t.accept({ channel: 'a', id: '1795619300:3', eventId: 'e-2', data: 1 })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619300:4', eventId: '', data: 1 })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619300:5', eventId: '', data: 1 })).toBe(true);
+  });
 });
