@@ -30,7 +30,7 @@ export function pushStreamOptionsFromEnv(env: Env = process.env): PushStreamModu
   const pubUrl = v('PUB_URL');
   const publisherUrl = pubUrl
     ? pubUrl.split(',').map((u) => u.trim()).filter(Boolean)
-    : `${protocol}://${v('PUB_HOST') ?? '127.0.0.1'}:${intVar(env, 'NGINX_PUSH_STREAM_PUB_PORT') ?? 9080}${v('PUB_ENDPOINT') ?? '/pub'}`;
+    : `${protocol}://${v('PUB_HOST') ?? '127.0.0.1'}:${intVar(env, 'NGINX_PUSH_STREAM_PUB_PORT') ?? 9081}${v('PUB_ENDPOINT') ?? '/pub'}`;
   const subHost = v('SUB_HOST');
   const subProtocol = v('SUB_PROTOCOL') ?? protocol;
   const retryAttempts = intVar(env, 'NGINX_PUSH_STREAM_RETRY_ATTEMPTS');

@@ -189,11 +189,11 @@ describe('pushStreamOptionsFromEnv', () => {
     ).toBe('https://nginx:8080/publish');
   });
 
-  it('defaults to http://127.0.0.1:9080/pub and leaves the rest to the module defaults', () => {
+  it('defaults to http://127.0.0.1:9081/pub (the internal publisher listener of the shipped configs) and leaves the rest to the module defaults', () => {
     const options = pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_SECRET: SECRET, NGINX_PUSH_STREAM_PUB_PREFIX: '' });
     expect(options).toEqual({
       server: undefined,
-      publisherUrl: 'http://127.0.0.1:9080/pub',
+      publisherUrl: 'http://127.0.0.1:9081/pub',
       statsUrl: undefined,
       subscriber: undefined,
       prefix: undefined,
