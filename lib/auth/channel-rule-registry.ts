@@ -1,19 +1,17 @@
 import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { CHANNEL_KIND_PATTERN } from '../channels/channel-name.js';
 import { PushStreamConfigError } from '../errors/push-stream.exception.js';
 import { PUSH_STREAM_CHANNEL_RULES } from './auth.constants.js';
 import { PUSH_STREAM_CHANNEL_RULE_KEY } from './channel-rule.decorator.js';
 import type { ChannelRule } from './channel-rule.interface.js';
-
-/** Same form PushStreamChannels accepts for a kind. */
-const KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
 
 function assertRule(value: unknown, source: string): asserts value is ChannelRule {
   const rule = value as Partial<ChannelRule> | null;
   if (!rule || typeof rule.kind !== 'string' || typeof rule.canSubscribe !== 'function') {
     throw new PushStreamConfigError(source, 'a channel rule needs a string `kind` and a `canSubscribe(context)` method');
   }
-  if (!KIND_PATTERN.test(rule.kind)) {
+  if (!CHANNEL_KIND_PATTERN.test(rule.kind)) {
     throw new PushStreamConfigError(source, `kind ${JSON.stringify(rule.kind)} must be lower-case letters, digits and "-"`);
   }
 }

@@ -7,6 +7,9 @@ import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
  */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 
+/** A channel kind, the part between `__` markers: `room` in `my-app__room__42`. */
+export const CHANNEL_KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
+
 /** A random version 4 UUID, lower or upper case, as crypto.randomUUID() makes. */
 export const UUID_V4_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 

@@ -2,12 +2,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
 import type { ParsedChannel } from '../auth/channel-rule.interface.js';
 import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
-import { assertValidChannelName, CHANNEL_NAME_PATTERN, UUID_V4_PATTERN } from './channel-name.js';
+import { assertValidChannelName, CHANNEL_KIND_PATTERN, CHANNEL_NAME_PATTERN, UUID_V4_PATTERN } from './channel-name.js';
 
 /** Length of a session token in hex characters: 128 bits of HMAC-SHA256. */
 const SESSION_TOKEN_LENGTH = 32;
 const SESSION_TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${SESSION_TOKEN_LENGTH}}$`);
-const KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
 
 /**
  * Builds every channel name the application uses, with the seed package's scheme:
@@ -63,7 +62,7 @@ export class PushStreamChannels {
 
   /** An application's own kind, e.g. custom('room', '42') gives `my-app__room__42`. */
   custom(kind: string, value: string | number): string {
-    if (!KIND_PATTERN.test(kind)) {
+    if (!CHANNEL_KIND_PATTERN.test(kind)) {
       throw new InvalidChannelNameError(`${this.prefix}__${kind}__`, 'a kind is lower-case letters, digits and "-", starting with a letter');
     }
     const v = String(value);
@@ -109,7 +108,7 @@ export class PushStreamChannels {
     const end = rest.indexOf('__');
     if (end <= 0) return null;
     const kind = rest.slice(0, end);
-    if (!KIND_PATTERN.test(kind)) return null;
+    if (!CHANNEL_KIND_PATTERN.test(kind)) return null;
     return { name, kind, value: rest.slice(end + 2) };
   }
 

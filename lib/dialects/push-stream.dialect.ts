@@ -91,7 +91,8 @@ export class PushStreamModuleDialect implements PushStreamDialect {
   }
 
   subscriberPath(channels: readonly string[], backtrack: Readonly<Record<string, number>> = {}): string {
-    return channels.map((c) => (backtrack[c] > 0 ? `${c}.b${Math.floor(backtrack[c])}` : c)).join('/');
+    // Only a positive whole count makes a `.bN` the module (and the auth endpoint) accepts.
+    return channels.map((c) => (Number.isSafeInteger(backtrack[c]) && backtrack[c] > 0 ? `${c}.b${backtrack[c]}` : c)).join('/');
   }
 
   parseSubscriberChannels(raw: string): string[] | null {

@@ -21,6 +21,14 @@ describe('PushStreamService.subscriberUrls', () => {
     });
   });
 
+  it('adds .bN only for a positive whole count', async () => {
+    const svc = await service('push-stream', { host: 'h', protocol: 'http' });
+    const all = svc.channels.all();
+    for (const n of [0, -1, 0.5, Infinity, Number.NaN]) {
+      expect(svc.subscriberUrls([all], { backtrack: { [all]: n } }).stream).toBe('http://h/sub/my-app__all__');
+    }
+  });
+
   it('ignores backtrack on Nchan, which replays its buffer, and keeps the port', async () => {
     const svc = await service('nchan', { host: 'localhost', port: 9080, protocol: 'http' });
     const urls = svc.subscriberUrls([svc.channels.all()], { backtrack: { [svc.channels.all()]: 10 } });
