@@ -384,6 +384,7 @@ export class PushStreamClient extends EventTarget {
       }
     }
     this.setState('reconnecting');
+    this.tracker.forgetPosition();
     // A subscription that was open and got closed by the server (reload, 410) comes back at once;
     // repeated failures back off.
     const delay = ending.wasOpen ? 0 : backoffDelay(this.failures, this.options.reconnect);

@@ -9,23 +9,33 @@ interface Position {
   tag: number;
 }
 
-/** How many delivered messages per channel are remembered to recognise a repeat. */
+/**
+ * How many delivered messages per channel are remembered to recognise a repeat. Must exceed the
+ * server's per-channel buffer (20 in the shipped configs), which a reconnect may replay whole.
+ */
 const RECENT_PER_CHANNEL = 64;
 
 function after(a: Position, b: Position): boolean {
   return a.time > b.time || (a.time === b.time && a.tag > b.tag);
 }
 
+type TrackedMessage = Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown; eventId?: string };
+
 /**
- * Remembers where each channel stands, to resume after a reconnect and to drop anything the server
- * sends twice (replayed history, a resume that overlaps, Nchan's buffer replayed on join).
+ * Remembers what each channel delivered, to resume after a reconnect and to drop anything the
+ * server sends twice.
  *
- * - push-stream: position = (`time`, `tag`) of the template; resume with `?tag=&time=` of the newest
- *   message received on any channel (the module compares every channel with it).
- * - Nchan: position = (time, active tag) of the message id; resume with `?last_event_id=` = the last
- *   message id received (for several channels Nchan's id holds every channel's tag at that time).
- *
- * A message without a usable position (an old template without time/tag) is always delivered.
+ * - push-stream: position = (`time`, `tag`) of the template; a reconnect resumes with `?tag=&time=`
+ *   of the newest message received on any channel (the module compares every channel with it).
+ *   Without a resume position (first join, `.bN` history) what is not newer is dropped; with one,
+ *   an older id is delivered unless it is exactly a message seen (the store started again).
+ * - Nchan: ids restart at tag 0 when nginx reloads, often within the same second, so a resume by
+ *   message id would make the server skip the new store's first messages. A reconnect therefore
+ *   takes the channel's buffer again (forgetPosition()) and a message is dropped only when this
+ *   channel already delivered that very message: same (time, tag) and same data. Within one live
+ *   long-poll chain, `?last_event_id=` still moves from answer to answer.
+ * - On both, a publisher-set event id names one message: a publish retried after a timeout arrives
+ *   again with a new server id but the same event id, and is delivered once.
  */
 export class ResumeTracker {
   private readonly positions = new Map<string, Position>();
@@ -33,45 +43,33 @@ export class ResumeTracker {
   private lastNchanId = '';
   /** Whether the current connection was opened with a resume position the server honours. */
   private resumed = false;
-  /** Recent (id, data) pairs per channel, to tell a repeat from a restarted store's new message. */
+  /** Recent message keys per channel, to tell a repeat from a new message. */
   private readonly recent = new Map<string, string[]>();
 
   constructor(readonly server: PushStreamServerKind) {}
 
   /** True when the message is new (and records it), false when it was already delivered. */
-  accept(message: Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown; eventId?: string }): boolean {
+  accept(message: TrackedMessage): boolean {
     const recent = this.recent.get(message.channel) ?? [];
     this.recent.set(message.channel, recent);
-    // A publisher-set event id names one message: a publish retried after a timeout arrives again
-    // with a new server id but the same event id.
     const eventKey = message.eventId ? `event\u0000${message.eventId}` : null;
     const repeatedEvent = eventKey !== null && recent.includes(eventKey);
     const position = this.positionOf(message);
     if (!position) return !repeatedEvent && this.remember(recent, eventKey);
-    const previous = this.positions.get(message.channel);
-    const key = `${message.id}\u0000${JSON.stringify(message.data)}`;
-    if (previous && !after(position, previous)) {
-      // Without a resume position the server replays its buffer: drop what was delivered already.
-      // With one, an older id is a repeat only if it is the very message seen before; otherwise the
-      // server's store started again (an nginx reload resets ids, often within the same second).
-      if (!this.resumed || recent.includes(key)) return false;
-    }
-    this.positions.set(message.channel, position);
+    const key = `${position.time}:${position.tag}\u0000${JSON.stringify(message.data)}`;
+    if (recent.includes(key)) return false;
     if (this.server === 'nchan') {
       this.lastNchanId = message.id;
-    } else if (message.time !== undefined && message.tag !== undefined) {
-      if (!this.newest || after(position, this.newest.position)) {
+    } else {
+      const previous = this.positions.get(message.channel);
+      if (previous && !after(position, previous) && !this.resumed) return false;
+      this.positions.set(message.channel, position);
+      if (message.time !== undefined && message.tag !== undefined && (!this.newest || after(position, this.newest.position))) {
         this.newest = { position, time: message.time, tag: message.tag };
       }
     }
     // A repeated event still moves the resume position past it, but is not delivered twice.
     return !repeatedEvent && this.remember(recent, key, eventKey);
-  }
-
-  private remember(recent: string[], ...keys: Array<string | null>): true {
-    for (const key of keys) if (key !== null) recent.push(key);
-    while (recent.length > RECENT_PER_CHANNEL) recent.shift();
-    return true;
   }
 
   /** Call before each subscriber request: remembers whether it carries a resume position. */
@@ -87,7 +85,15 @@ export class ResumeTracker {
 
   /** Whether any message of this channel was received (push-stream backtrack `.bN` only on first join). */
   has(channel: string): boolean {
-    return this.positions.has(channel);
+    return this.positions.has(channel) || (this.recent.get(channel)?.length ?? 0) > 0;
+  }
+
+  /**
+   * Before a reconnect. Nchan: resume from the channels' buffers, not from a message id the
+   * server's store may no longer know (see the class comment). push-stream keeps its position.
+   */
+  forgetPosition(): void {
+    if (this.server === 'nchan') this.lastNchanId = '';
   }
 
   /**
@@ -96,6 +102,12 @@ export class ResumeTracker {
    */
   channelsChanged(): void {
     this.lastNchanId = '';
+  }
+
+  private remember(recent: string[], ...keys: Array<string | null>): true {
+    for (const key of keys) if (key !== null) recent.push(key);
+    while (recent.length > RECENT_PER_CHANNEL) recent.shift();
+    return true;
   }
 
   private positionOf(message: Pick<DecodedMessage, 'id' | 'time' | 'tag'>): Position | null {
