@@ -5,7 +5,7 @@
 import { PushStreamModuleDialect } from '../../lib/dialects/index.js';
 import { PushStreamProtocolError } from '../../lib/errors/index.js';
 import type { PushStreamHttpResponse } from '../../lib/http/index.js';
-import { headerValue, loadRecording, type RecordedRequest } from '../support/push-stream-wire-fake.js';
+import { loadRecording, type RecordedRequest } from '../support/push-stream-wire-fake.js';
 
 const dialect = new PushStreamModuleDialect();
 /** The publisher and stats locations the recordings were made against. */
@@ -195,13 +195,6 @@ describe('PushStreamModuleDialect response parsing (recorded answers)', () => {
       storedMessages: 3,
       subscribers: 1,
     });
-  });
-
-  it('error answers carry the reason in X-Nginx-PushStream-Explain (for the service to report)', () => {
-    expect(headerValue(loadRecording('05').response.headers, 'X-Nginx-PushStream-Explain')).toBe('No channel id provided.');
-    expect(response('06').headers['x-nginx-pushstream-explain']).toBe('Empty post requests are not allowed.');
-    expect(response('18').headers['x-nginx-pushstream-explain']).toBe('Channel id not authorized for this method.');
-    expect(response('07').headers['x-nginx-pushstream-explain']).toBeUndefined();
   });
 });
 

@@ -183,8 +183,7 @@ describe('PushStreamService against the push-stream wire fake', () => {
       await expect(push.publish('room1', 'x')).resolves.toMatchObject({ channel: 'room1', publishedMessages: 1 });
       expect(fake.requests).toHaveLength(2);
       expect(sleeps).toHaveLength(1);
-      expect(sleeps[0]).toBeGreaterThanOrEqual(0);
-      expect(sleeps[0]).toBeLessThanOrEqual(100);
+      expect(sleeps[0]).toBeLessThanOrEqual(100); // the first backoff is at most baseDelayMs
     });
 
     it('500 forever: PushStreamHttpError, retryable, with status, after `attempts` requests', async () => {
@@ -283,13 +282,11 @@ describe('PushStreamService against the push-stream wire fake', () => {
     it('a hung nginx: PushStreamTimeoutError after every attempt', async () => {
       const push = await createService({ publishTimeoutMs: 150, retry: { attempts: 2 } });
       fake.hangNext();
-      const started = Date.now();
       const err = await push.publish('room1', 'x').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PushStreamTimeoutError);
       expect(err).toMatchObject({ retryable: true });
       expect((err as Error).message).toContain('150 ms');
       expect(fake.requests).toHaveLength(2);
-      expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('every failure is a PushStreamError (one catch for all)', async () => {
