@@ -44,6 +44,18 @@ describe('ChannelAuthorizer', () => {
     expect(decision).toMatchObject({ allowed: true, sessionId: 'sid-1', user: null });
   });
 
+  it('push-stream: judges a channel by its name without the .bN backtrack suffix', async () => {
+    const { authorizer } = setup();
+    const anon = { sessionId: 'anon' };
+    expect(await authorizer.authorize(request('my-app__all__.b10', anon))).toMatchObject({ allowed: true });
+    expect(await authorizer.authorize(request('my-app__authorized__.b10', anon))).toMatchObject({ allowed: false, status: 403 });
+    expect(await authorizer.authorize(request('my-app__all__.b10/my-app__user__2.b5', { sessionId: 's', sessionUser: { id: 1 } }))).toMatchObject({
+      allowed: false,
+      status: 403,
+    });
+    expect(await authorizer.authorize(request('my-app__user__1.b5', { sessionId: 's', sessionUser: { id: 1 } }))).toMatchObject({ allowed: true });
+  });
+
   it('refuses the whole request when one channel fails', async () => {
     const { authorizer, channels } = setup();
     const decision = await authorizer.authorize(
