@@ -30,6 +30,8 @@ export interface NginxTestServerOptions {
   modulePath?: string;
   /** Folder holding nginx.conf.template and the server templates. Default the package's nginx/. */
   configDir?: string;
+  /** Where nginx's temporary work folder is made. Default the system's temporary folder. */
+  workRoot?: string;
 }
 
 /** Binds port 0 on loopback and returns the port the kernel chose. */
@@ -96,7 +98,7 @@ export class NginxTestServer {
     const configDir = options.configDir ?? NGINX_CONFIG_DIR;
     const port = options.port ?? (await findFreePort());
     const pubPort = options.pubPort ?? (await findFreePort());
-    const workDir = await mkdtemp(join(tmpdir(), 'nestjs-push-stream-nginx-'));
+    const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'nestjs-push-stream-nginx-'));
     await mkdir(join(workDir, 'logs'));
     await mkdir(join(workDir, 'tmp'));
     const vars = {

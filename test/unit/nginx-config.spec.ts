@@ -123,11 +123,14 @@ describe('the Nchan configuration as nginx reads it', () => {
   });
 
   it('NginxTestServer.start leaves nothing behind when nginx refuses the configuration', async () => {
-    const ours = async () => (await readdir(tmpdir())).filter((n) => n.startsWith('nestjs-push-stream-nginx-'));
-    const before = await ours();
-    await expect(NginxTestServer.start({ server: 'nchan', appUpstream: '127.0.0.1:1; not_a_directive' })).rejects.toThrow(
-      /nginx start failed: .*not_a_directive/,
-    );
-    expect((await ours()).filter((n) => !before.includes(n))).toEqual([]);
+    const workRoot = await mkdtemp(join(tmpdir(), 'nginx-config-spec-root-'));
+    try {
+      await expect(
+        NginxTestServer.start({ server: 'nchan', appUpstream: '127.0.0.1:1; not_a_directive', workRoot }),
+      ).rejects.toThrow(/nginx start failed: .*not_a_directive/);
+      expect(await readdir(workRoot)).toEqual([]);
+    } finally {
+      await rm(workRoot, { recursive: true, force: true });
+    }
   });
 });
