@@ -88,7 +88,8 @@ function rawRequest(path: string, headers: Record<string, string> = {}): Promise
       data = Buffer.concat([data, chunk]);
       const text = data.toString('latin1');
       const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      if (!settled && m && text.includes('\r\n')) {
+      // Settle once the whole header block is in, so header checks see every header.
+      if (!settled && m && text.includes('\r\n\r\n')) {
         settled = true;
         resolve({ status: Number(m[1]), received: () => data.toString('latin1'), close: () => socket.destroy() });
       }
