@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,7 +150,34 @@ export class NginxTestServer {
 
   /** Re-reads the configuration; subscribers of old workers are closed gracefully. */
   async reload(): Promise<void> {
+    const before = await this.workerPids();
     await this.nginx(['-s', 'reload']);
+    if (before.length === 0) return; // no /proc: nothing to wait on
+    // `nginx -s reload` only signals the master. Until the old workers are gone they may still
+    // accept connections, and a subscriber they take is lost with them: wait for the new set.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const now = await this.workerPids();
+      if (now.length > 0 && now.every((pid) => !before.includes(pid))) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`nginx did not finish reloading within 10 s: ${await this.errorLog()}`);
+  }
+
+  /** Pids of the master's worker processes (Linux /proc); empty where /proc is not available. */
+  private async workerPids(): Promise<number[]> {
+    const master = Number((await readFile(join(this.workDir, 'nginx.pid'), 'utf8').catch(() => '')).trim());
+    if (!master) return [];
+    const entries = await readdir('/proc').catch(() => [] as string[]);
+    const pids: number[] = [];
+    for (const entry of entries) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      // Fields after the parenthesised command: state, then the parent pid.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === master) pids.push(Number(entry));
+    }
+    return pids;
   }
 
   /** Stops nginx at once and waits until its ports are closed. Keeps the folder for start(). */
