@@ -139,21 +139,27 @@ async function expectDeliveredOnlyTo(channel: string, control: { next(): Promise
   for (const attempt of refused) expect(attempt.received()).not.toContain(marker);
 }
 
+/** Subscribes `who` to `channels` over a WebSocket and an EventSource; each must get a message published to each channel. */
+async function expectReceivedOverBoth(who: Visitor, channels: string[]): Promise<void> {
+  const path = channels.join('/');
+  const socket = await openWebSocket(`ws://127.0.0.1:${nginx.port}/ws/${path}`, { cookie: who.cookie });
+  const source = await openEventSource(`${nginx.baseUrl}/ev/${path}`, { cookie: who.cookie });
+  try {
+    for (const channel of channels) {
+      const marker = await publishMarker(channel);
+      await nextContaining(socket, marker);
+      await nextContaining(source, marker);
+    }
+  } finally {
+    await socket.close();
+    await source.close();
+  }
+}
+
 describe('subscriber authorization through nginx + Nchan', () => {
   it('anonymous session: gets __all__ and its own __session__ channel, over WebSocket and EventSource', async () => {
     const anon = await visitor('/test/anon');
-    const socket = await openWebSocket(`ws://127.0.0.1:${nginx.port}/ws/my-app__all__/${anon.channel}`, { cookie: anon.cookie });
-    const source = await openEventSource(`${nginx.baseUrl}/ev/my-app__all__/${anon.channel}`, { cookie: anon.cookie });
-    try {
-      for (const channel of [anon.channel, 'my-app__all__']) {
-        const marker = await publishMarker(channel);
-        await nextContaining(socket, marker);
-        await nextContaining(source, marker);
-      }
-    } finally {
-      await socket.close();
-      await source.close();
-    }
+    await expectReceivedOverBoth(anon, [anon.channel, 'my-app__all__']);
   });
 
   it('anonymous session: refused __authorized__ with 403 before any message, and never gets its messages', async () => {
@@ -174,19 +180,7 @@ describe('subscriber authorization through nginx + Nchan', () => {
 
   it('after logging in: gets __authorized__ and its __user__ channel, over WebSocket and EventSource', async () => {
     const alice = await visitor('/test/login/1');
-    const path = `my-app__authorized__/my-app__user__1/${alice.channel}`;
-    const socket = await openWebSocket(`ws://127.0.0.1:${nginx.port}/ws/${path}`, { cookie: alice.cookie });
-    const source = await openEventSource(`${nginx.baseUrl}/ev/${path}`, { cookie: alice.cookie });
-    try {
-      for (const channel of ['my-app__authorized__', 'my-app__user__1', alice.channel]) {
-        const marker = await publishMarker(channel);
-        await nextContaining(socket, marker);
-        await nextContaining(source, marker);
-      }
-    } finally {
-      await socket.close();
-      await source.close();
-    }
+    await expectReceivedOverBoth(alice, ['my-app__authorized__', 'my-app__user__1', alice.channel]);
   });
 
   it('a second session is refused the first session’s channel and user channel, and never gets their messages', async () => {
