@@ -1,9 +1,19 @@
 #!/usr/bin/env node
-// What `npm test` needs from the system, checked before the suites run (npm's `pretest`), and
-// installed with apt-get when run as root on Debian/Ubuntu (.ci/run relies on this too).
-// Otherwise it prints the exact command and exits 1, instead of letting suites fail one by one.
+// What `npm test` needs, checked before the suites run (npm's `pretest`): the npm packages
+// (npm ci on a fresh clone), and from the system what apt-get installs when run as root on
+// Debian/Ubuntu (.ci/run relies on this too). Otherwise it prints the exact command and exits 1,
+// instead of letting suites fail one by one.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+if (!existsSync(join(ROOT, 'node_modules', 'typescript')) || !existsSync(join(ROOT, 'node_modules', 'jest'))) {
+  process.stdout.write('Installing npm packages: npm ci\n');
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  if (ci.status !== 0) process.exit(ci.status ?? 1);
+}
 
 const NCHAN_SO = ['/usr/lib/nginx/modules/ngx_nchan_module.so', '/usr/share/nginx/modules/ngx_nchan_module.so'];
 
