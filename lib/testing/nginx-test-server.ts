@@ -1,19 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findNginx, locateModule } from '../../nginx/nginx-tools.mjs';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 
 const run = promisify(execFile);
 
 /** The package's nginx/ folder: the same configs serve the tests, the demo and Docker. */
 export const NGINX_CONFIG_DIR = fileURLToPath(new URL('../../nginx/', import.meta.url));
-
-const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/local/nginx/modules', '/etc/nginx/modules'];
 
 export interface NginxTestServerOptions {
   /** Which module serves channels. Default `nchan`. */
@@ -56,21 +54,11 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
 }
 
 /** `load_module` line for the server's module, or '' when the binary has it compiled in. */
-export async function moduleLoadLine(server: PushStreamServerKind, binary = 'nginx', modulePath?: string): Promise<string> {
+export function moduleLoadLine(server: PushStreamServerKind, binary = findNginx() ?? 'nginx', modulePath?: string): string {
   if (modulePath) return `load_module ${modulePath};`;
-  const { stderr } = await run(binary, ['-V']);
-  const builtIn = server === 'nchan' ? /nchan/i : /push-stream|push_stream/i;
-  if (builtIn.test(stderr)) return '';
-  const file = server === 'nchan' ? 'ngx_nchan_module.so' : 'ngx_http_push_stream_module.so';
-  const found = MODULE_DIRS.map((d) => join(d, file)).find((p) => existsSync(p));
-  if (!found) {
-    const hint =
-      server === 'nchan'
-        ? 'install it with: apt-get install -y nginx libnginx-mod-nchan'
-        : 'build nginx with the Push Stream Module or set NGINX_PUSH_STREAM_MODULE=/path/ngx_http_push_stream_module.so';
-    throw new Error(`nginx has no ${server} module: ${hint}`);
-  }
-  return `load_module ${found};`;
+  const found = locateModule(server, binary);
+  if (found.missing !== undefined) throw new Error(found.missing);
+  return found.loadModule ? `load_module ${found.loadModule};` : '';
 }
 
 /**
@@ -94,7 +82,7 @@ export class NginxTestServer {
 
   static async start(options: NginxTestServerOptions): Promise<NginxTestServer> {
     const server = options.server ?? 'nchan';
-    const binary = options.binary ?? 'nginx';
+    const binary = options.binary ?? findNginx() ?? 'nginx';
     const configDir = options.configDir ?? NGINX_CONFIG_DIR;
     const port = options.port ?? (await findFreePort());
     const pubPort = options.pubPort ?? (await findFreePort());
@@ -102,7 +90,7 @@ export class NginxTestServer {
     await mkdir(join(workDir, 'logs'));
     await mkdir(join(workDir, 'tmp'));
     const vars = {
-      NGINX_LOAD_MODULES: await moduleLoadLine(server, binary, options.modulePath),
+      NGINX_LOAD_MODULES: moduleLoadLine(server, binary, options.modulePath),
       NGINX_SERVER_CONF: join(workDir, 'server.conf'),
       NGINX_LISTEN: `127.0.0.1:${port}`,
       NGINX_PUB_LISTEN: `127.0.0.1:${pubPort}`,
