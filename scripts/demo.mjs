@@ -9,22 +9,21 @@
 //   4. prints the chat URL and the seed's curl / WebSocket / CLI commands;
 //   5. stops nginx and the app on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
 //
-// Server: DEMO_SERVER=nchan|push-stream forces one. Otherwise push-stream when the nginx on the
-// PATH has the Push Stream Module compiled in, or NGINX_PUSH_STREAM_MODULE names its dynamic
-// module (.so, loaded into the system nginx with load_module); Nchan in every other case.
+// Server: DEMO_SERVER=nchan|push-stream forces one; push-stream builds the Push Stream Module for
+// this nginx on demand (about 10 s, cached). Otherwise push-stream when the module is already
+// there (compiled in, NGINX_PUSH_STREAM_MODULE, the system's module folders or the build cache),
+// Nchan in every other case.
 // DEMO_SKIP_BUILD=1 reuses an existing dist/ (the sample app is still compiled).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { APT_NGINX_PACKAGES, aptCommand, buildPushStreamModule, findNginx, locateModule, NginxToolsError } from '../nginx/nginx-tools.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const MODULE_DIRS = ['/usr/lib/nginx/modules', '/usr/share/nginx/modules', '/usr/local/nginx/modules', '/etc/nginx/modules'];
-// A regular user's PATH on Debian has no /usr/sbin, where the nginx package puts its binary.
-const NGINX_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin', '/usr/bin', '/usr/local/bin'];
-const APT_INSTALL = 'apt-get update && apt-get install -y nginx libnginx-mod-nchan';
+const APT_INSTALL = aptCommand(APT_NGINX_PACKAGES);
 
 const env = process.env;
 const log = (line = '') => process.stdout.write(`${line}\n`);
@@ -47,20 +46,6 @@ function intEnv(name, fallback) {
   return Number(raw);
 }
 
-function findNginx() {
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...NGINX_DIRS];
-  return dirs.map((d) => join(d, 'nginx')).find((p) => existsSync(p));
-}
-
-/** `nginx -V` output (it prints to stderr), or '' when it does not run. */
-function nginxBuildInfo(binary) {
-  const result = spawnSync(binary, ['-V'], { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`;
-}
-
-const hasNchan = (binary) => /nchan/i.test(nginxBuildInfo(binary)) || MODULE_DIRS.some((d) => existsSync(join(d, 'ngx_nchan_module.so')));
-const hasBuiltInPushStream = (binary) => /push-stream|push_stream/i.test(nginxBuildInfo(binary));
-
 function portIsFree(port) {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -79,16 +64,13 @@ if (!existsSync(join(ROOT, 'node_modules', '@nestjs', 'core', 'package.json')) |
 
 const forced = env.DEMO_SERVER || undefined;
 if (forced !== undefined && forced !== 'nchan' && forced !== 'push-stream') fail(`DEMO_SERVER must be "nchan" or "push-stream", got ${JSON.stringify(forced)}`);
-const pushStreamModule = env.NGINX_PUSH_STREAM_MODULE || undefined;
-if (pushStreamModule && !existsSync(pushStreamModule)) fail(`NGINX_PUSH_STREAM_MODULE=${pushStreamModule}: no such file`);
 
 let nginxBinary = findNginx();
-let server;
-if (forced) server = forced;
-else if (pushStreamModule || (nginxBinary && hasBuiltInPushStream(nginxBinary))) server = 'push-stream';
-else server = 'nchan';
+const hasModule = (kind) => nginxBinary !== undefined && locateModule(kind, nginxBinary).missing === undefined;
+const server = forced ?? (hasModule('push-stream') ? 'push-stream' : 'nchan');
 
-if (server === 'nchan' && (!nginxBinary || !hasNchan(nginxBinary))) {
+// Both servers run on Debian's nginx: install it (with Nchan) first when it is missing.
+if (!nginxBinary || (server === 'nchan' && !hasModule('nchan'))) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = existsSync('/usr/bin/apt-get');
   if (isRoot && hasApt) {
@@ -96,7 +78,7 @@ if (server === 'nchan' && (!nginxBinary || !hasNchan(nginxBinary))) {
     log('(the Debian package also starts a system nginx on port 80; the demo leaves it alone)');
     run('sh', ['-c', APT_INSTALL], { env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
     nginxBinary = findNginx();
-    if (!nginxBinary || !hasNchan(nginxBinary)) fail('nginx with Nchan is still missing after apt-get install');
+    if (!nginxBinary || (server === 'nchan' && !hasModule('nchan'))) fail('nginx with Nchan is still missing after apt-get install');
   } else {
     fail(
       hasApt
@@ -105,14 +87,19 @@ if (server === 'nchan' && (!nginxBinary || !hasNchan(nginxBinary))) {
     );
   }
 }
-if (server === 'push-stream' && !pushStreamModule && !(nginxBinary && hasBuiltInPushStream(nginxBinary))) {
-  fail(
-    'DEMO_SERVER=push-stream needs nginx built with the Push Stream Module on the PATH, or its dynamic module:\n' +
-      '  NGINX_PUSH_STREAM_MODULE=/path/ngx_http_push_stream_module.so npm run demo\n' +
-      '(or use docker compose up, which builds one)',
-  );
+let modulePath;
+if (server === 'push-stream') {
+  const found = locateModule('push-stream', nginxBinary);
+  if (found.missing === undefined) modulePath = found.loadModule || undefined;
+  else if (env.NGINX_PUSH_STREAM_MODULE) fail(found.missing);
+  else {
+    try {
+      modulePath = await buildPushStreamModule({ binary: nginxBinary, log: (line) => log(`push-stream module: ${line}`) });
+    } catch (err) {
+      fail(`the Push Stream Module could not be built:\n${err instanceof NginxToolsError ? err.message : err.stack}\n(DEMO_SERVER=nchan runs the demo on Nchan instead)`);
+    }
+  }
 }
-if (!nginxBinary) fail('nginx is not installed');
 
 const port = intEnv('DEMO_PORT', 9080);
 const pubPort = intEnv('DEMO_PUB_PORT', 9081);
@@ -167,7 +154,7 @@ try {
     port,
     pubPort,
     binary: nginxBinary,
-    modulePath: server === 'push-stream' ? pushStreamModule : undefined,
+    modulePath,
   });
 } catch (err) {
   fail(`nginx did not start: ${err.message}`);

@@ -2,12 +2,14 @@
 // process group, probed with the seed's curl and WebSocket commands and the CLI command it prints,
 // then stopped with Ctrl-C (SIGINT to the whole group, as a terminal sends it).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { tmpdir } from 'node:os';
 import { findFreePort, isListening } from '../../lib/testing/index.js';
 import { ensureBuilt, REPO_ROOT } from '../support/build.js';
+import { SERVERS } from '../support/servers.js';
 
 const DEMO = join(REPO_ROOT, 'scripts', 'demo.mjs');
 // npm's pretest installs curl; without it the seed's documented command could not be checked.
@@ -109,92 +111,101 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     demo = undefined;
   }, 30_000);
 
-  it('serves the chat, answers the seed curl/WebSocket commands and the printed CLI command, and stops on Ctrl-C', async () => {
+  // On push-stream with an empty module cache: the demo builds the module itself.
+  it.each(SERVERS)('DEMO_SERVER=%s serves the chat, answers the seed curl/WebSocket commands and the printed CLI command, and stops on Ctrl-C', async (server) => {
     const port = await findFreePort();
     const pubPort = await findFreePort();
-    demo = startDemo(demoEnv({ DEMO_PORT: String(port), DEMO_PUB_PORT: String(pubPort) }));
-    await demo.waitFor('the demo banner', (p) => p.stdout.includes('Press Ctrl-C'), 150_000);
-    const out = demo.stdout;
+    const cache = mkdtempSync(join(tmpdir(), 'demo-module-cache-'));
+    try {
+      demo = startDemo(demoEnv({ DEMO_SERVER: server, DEMO_PORT: String(port), DEMO_PUB_PORT: String(pubPort), NESTJS_PUSH_STREAM_CACHE: cache }));
+      await demo.waitFor('the demo banner', (p) => p.stdout.includes('Press Ctrl-C'), 150_000);
+      const out = demo.stdout;
+      if (server === 'push-stream') expect(out).toContain(`push-stream module: built ${cache}/`);
+      expect(out).toContain(server === 'nchan' ? 'nginx with Nchan' : 'nginx with the Nginx Push Stream Module');
 
-    // What it prints: the URL, the seed's commands with this port, the CLI command with the publisher's env.
-    expect(out).toContain(`http://127.0.0.1:${port}/`);
-    const curlLine = `curl -s -v --no-buffer 'http://localhost:${port}/sub/my-app__all__'`;
-    expect(out).toContain(curlLine);
-    expect(out).toContain(`ws://localhost:${port}/ws/my-app__all__`);
-    const cliLine = out.split('\n').map((l) => l.trim()).find((l) => l.includes('node dist/cli/main.js publish'));
-    expect(cliLine).toBeDefined();
-    expect(cliLine).toContain(`NGINX_PUSH_STREAM_PUB_URL=http://127.0.0.1:${pubPort}/pub`);
-    expect(cliLine).toMatch(/NGINX_PUSH_STREAM_SECRET=\S{16,}/);
-    expect(cliLine!.endsWith(`-q __all__ -d '{"message": ["Foobar"]}'`)).toBe(true);
-    const workDir = /nginx: (\S+)\/nginx\.conf/.exec(out)?.[1];
-    expect(workDir).toBeDefined();
+      // What it prints: the URL, the seed's commands with this port, the CLI command with the publisher's env.
+      expect(out).toContain(`http://127.0.0.1:${port}/`);
+      const curlLine = `curl -s -v --no-buffer 'http://localhost:${port}/sub/my-app__all__'`;
+      expect(out).toContain(curlLine);
+      expect(out).toContain(`ws://localhost:${port}/ws/my-app__all__`);
+      const cliLine = out.split('\n').map((l) => l.trim()).find((l) => l.includes('node dist/cli/main.js publish'));
+      expect(cliLine).toBeDefined();
+      expect(cliLine).toContain(`NGINX_PUSH_STREAM_PUB_URL=http://127.0.0.1:${pubPort}/pub`);
+      expect(cliLine).toMatch(/NGINX_PUSH_STREAM_SECRET=\S{16,}/);
+      expect(cliLine!.endsWith(`-q __all__ -d '{"message": ["Foobar"]}'`)).toBe(true);
+      const workDir = /nginx: (\S+)\/nginx\.conf/.exec(out)?.[1];
+      expect(workDir).toBeDefined();
 
-    // The chat page and the browser client it loads.
-    const page = await fetch(`http://127.0.0.1:${port}/`);
-    expect(page.status).toBe(200);
-    expect(await page.text()).toContain('nestjs-push-stream chat');
-    const bootstrap = await fetch(`http://127.0.0.1:${port}/api/page`);
-    expect(bootstrap.status).toBe(200);
-    expect(bootstrap.headers.get('set-cookie')).toMatch(/^sample\.sid=/);
-    const client = await fetch(`http://127.0.0.1:${port}/assets/push-stream/push-stream-client.js`);
-    expect(client.status).toBe(200);
-    expect(client.headers.get('content-type')).toMatch(/javascript/);
-    expect(await client.text()).toContain('PushStreamClient');
-    // The publisher is not on the public port.
-    // (a publish would answer 201/202: here the app answers, and knows no such route)
-    expect((await fetch(`http://127.0.0.1:${port}/pub?id=my-app__all__`, { method: 'POST', body: '{}' })).status).toBe(404);
+      // The chat page and the browser client it loads.
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('nestjs-push-stream chat');
+      const bootstrap = await fetch(`http://127.0.0.1:${port}/api/page`);
+      expect(bootstrap.status).toBe(200);
+      expect(bootstrap.headers.get('set-cookie')).toMatch(/^sample\.sid=/);
+      const client = await fetch(`http://127.0.0.1:${port}/assets/push-stream/push-stream-client.js`);
+      expect(client.status).toBe(200);
+      expect(client.headers.get('content-type')).toMatch(/javascript/);
+      expect(await client.text()).toContain('PushStreamClient');
+      // The publisher is not on the public port.
+      // (a publish would answer 201/202: here the app answers, and knows no such route)
+      expect((await fetch(`http://127.0.0.1:${port}/pub?id=my-app__all__`, { method: 'POST', body: '{}' })).status).toBe(404);
 
-    // Listen as the seed documented: curl stream and a WebSocket, both anonymous.
-    const curl = curlSubscriber(`http://localhost:${port}/sub/my-app__all__`);
-    await curl.waitFor('curl: 200 from /sub/', (p) => /< HTTP\/1\.1 200/.test(p.stderr), 10_000);
-    const wsMessages: string[] = [];
-    const ws = new WebSocket(`ws://localhost:${port}/ws/my-app__all__`);
-    ws.on('message', (d) => wsMessages.push(d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket: HTTP ${res.statusCode}`)));
-    });
+      // Listen as the seed documented: curl stream and a WebSocket, both anonymous.
+      const curl = curlSubscriber(`http://localhost:${port}/sub/my-app__all__`);
+      await curl.waitFor('curl: 200 from /sub/', (p) => /< HTTP\/1\.1 200/.test(p.stderr), 10_000);
+      const wsMessages: string[] = [];
+      const ws = new WebSocket(`ws://localhost:${port}/ws/my-app__all__`);
+      ws.on('message', (d) => wsMessages.push(d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket: HTTP ${res.statusCode}`)));
+      });
 
-    // Publish with exactly the printed command.
-    const cli = spawnSync('sh', ['-c', cliLine!], { cwd: REPO_ROOT, encoding: 'utf8', env: demoEnv({}), timeout: 30_000 });
-    expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: '' });
+      // Publish with exactly the printed command.
+      const cli = spawnSync('sh', ['-c', cliLine!], { cwd: REPO_ROOT, encoding: 'utf8', env: demoEnv({}), timeout: 30_000 });
+      expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: '' });
 
-    const hasFoobar = (raw: string) => {
-      const m = JSON.parse(raw) as { channel: string; text: { message: string[] } };
-      return m.channel === 'my-app__all__' && m.text.message[0] === 'Foobar';
-    };
-    const deadline = Date.now() + 10_000;
-    while (wsMessages.length === 0 || (curl && !curl.stdout.includes('Foobar'))) {
-      if (Date.now() > deadline) throw new Error(`no Foobar: ws=${JSON.stringify(wsMessages)} curl=${curl.stdout}\n${demo.output}`);
-      await new Promise((r) => setTimeout(r, 50));
+      // Every line is JSON (push-stream's stream also carries ping lines, id -1).
+      const hasFoobar = (raw: string) => {
+        const m = JSON.parse(raw) as { channel: string; text: { message?: string[] } };
+        return m.channel === 'my-app__all__' && m.text.message?.[0] === 'Foobar';
+      };
+      const deadline = Date.now() + 10_000;
+      while (wsMessages.length === 0 || (curl && !curl.stdout.includes('Foobar'))) {
+        if (Date.now() > deadline) throw new Error(`no Foobar: ws=${JSON.stringify(wsMessages)} curl=${curl.stdout}\n${demo.output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(wsMessages.filter(hasFoobar)).toHaveLength(1);
+      expect(curl.stdout.trim().split('\n').filter(hasFoobar)).toHaveLength(1);
+      ws.terminate();
+
+      // What is running now: nginx master + workers, and the app.
+      const master = Number(readFileSync(join(workDir!, 'nginx.pid'), 'utf8').trim());
+      const nginxProcesses = [master, ...childrenOf(master)];
+      const appProcesses = childrenOf(demo.child.pid!);
+      expect(nginxProcesses.length).toBeGreaterThanOrEqual(2);
+      expect(appProcesses.length).toBeGreaterThanOrEqual(1);
+
+      // Ctrl-C.
+      process.kill(-demo.child.pid!, 'SIGINT');
+      const timer = setTimeout(() => process.kill(-demo!.child.pid!, 'SIGKILL'), 20_000);
+      const exit = await demo.exited;
+      clearTimeout(timer);
+      expect({ exit, tail: demo.stdout.split('\n').slice(-3) }).toEqual({ exit: { code: 0, signal: null }, tail: expect.arrayContaining(['Stopped.']) });
+      for (const pid of [...nginxProcesses, ...appProcesses]) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
+      expect(processesMentioning(workDir!)).toEqual([]);
+      expect(existsSync(workDir!)).toBe(false);
+      expect(await isListening(port)).toBe(false);
+      expect(await isListening(pubPort)).toBe(false);
+      let curlTimer: NodeJS.Timeout | undefined;
+      const curlExit = await Promise.race([curl.exited, new Promise((r) => (curlTimer = setTimeout(() => r('still running'), 5000)))]);
+      clearTimeout(curlTimer);
+      expect(curlExit).not.toBe('still running');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
     }
-    expect(wsMessages.filter(hasFoobar)).toHaveLength(1);
-    expect(curl.stdout.trim().split('\n').filter(hasFoobar)).toHaveLength(1);
-    ws.terminate();
-
-    // What is running now: nginx master + workers, and the app.
-    const master = Number(readFileSync(join(workDir!, 'nginx.pid'), 'utf8').trim());
-    const nginxProcesses = [master, ...childrenOf(master)];
-    const appProcesses = childrenOf(demo.child.pid!);
-    expect(nginxProcesses.length).toBeGreaterThanOrEqual(2);
-    expect(appProcesses.length).toBeGreaterThanOrEqual(1);
-
-    // Ctrl-C.
-    process.kill(-demo.child.pid!, 'SIGINT');
-    const timer = setTimeout(() => process.kill(-demo!.child.pid!, 'SIGKILL'), 20_000);
-    const exit = await demo.exited;
-    clearTimeout(timer);
-    expect({ exit, tail: demo.stdout.split('\n').slice(-3) }).toEqual({ exit: { code: 0, signal: null }, tail: expect.arrayContaining(['Stopped.']) });
-    for (const pid of [...nginxProcesses, ...appProcesses]) expect({ pid, alive: alive(pid) }).toEqual({ pid, alive: false });
-    expect(processesMentioning(workDir!)).toEqual([]);
-    expect(existsSync(workDir!)).toBe(false);
-    expect(await isListening(port)).toBe(false);
-    expect(await isListening(pubPort)).toBe(false);
-    let curlTimer: NodeJS.Timeout | undefined;
-    const curlExit = await Promise.race([curl.exited, new Promise((r) => (curlTimer = setTimeout(() => r('still running'), 5000)))]);
-    clearTimeout(curlTimer);
-    expect(curlExit).not.toBe('still running');
   }, 240_000);
 
   it('refuses a busy DEMO_PORT with a message naming the variable, before building anything', async () => {
@@ -213,13 +224,13 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     }
   }, 60_000);
 
-  // Only where this machine has no Push Stream Module: the demo must say how to get one, not fail obscurely.
-  const pushStreamAvailable = /push.stream/i.test(spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '') || Boolean(process.env.NGINX_PUSH_STREAM_MODULE);
-  (pushStreamAvailable ? it.skip : it)('DEMO_SERVER=push-stream without the module explains how to provide it', async () => {
-    demo = startDemo(demoEnv({ DEMO_SERVER: 'push-stream', DEMO_PORT: String(await findFreePort()), DEMO_PUB_PORT: String(await findFreePort()) }));
+  it('DEMO_SERVER=push-stream with a missing NGINX_PUSH_STREAM_MODULE names the file, before building anything', async () => {
+    demo = startDemo(
+      demoEnv({ DEMO_SERVER: 'push-stream', NGINX_PUSH_STREAM_MODULE: '/nonexistent/ngx_http_push_stream_module.so', DEMO_PORT: String(await findFreePort()), DEMO_PUB_PORT: String(await findFreePort()) }),
+    );
     const exit = await demo.exited;
     expect(exit.code).toBe(1);
-    expect(demo.stderr).toContain('NGINX_PUSH_STREAM_MODULE=/path/ngx_http_push_stream_module.so');
+    expect(demo.stderr).toContain('NGINX_PUSH_STREAM_MODULE=/nonexistent/ngx_http_push_stream_module.so: no such file');
     expect(demo.stdout).not.toContain('tsc');
   }, 60_000);
 
