@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The package's bin: `nestjs-push-stream publish -q __all__ -d '{"message": ["Foobar"]}'`.
+// The package's bin: `nestjs-push-stream publish -q __all__ -d '{"message": ["Foobar"]}'`, and
+// `nestjs-push-stream build-module` for the Push Stream Module.
 import { runCli } from './publish-command.js';
 
 async function readStdin(): Promise<string> {
@@ -8,11 +9,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const code = await runCli(process.argv.slice(2), process.env, {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
+const io = {
+  stdout: (text: string) => void process.stdout.write(text),
+  stderr: (text: string) => void process.stderr.write(text),
   readStdin,
-});
+};
+const [command, ...rest] = process.argv.slice(2);
+const code =
+  command === 'build-module'
+    ? await (await import('./build-module-command.js')).runBuildModule(rest, process.env, io)
+    : await runCli(process.argv.slice(2), process.env, io);
 // exitCode rather than exit(): lets stdout drain when it is a pipe. The Nest context and the
 // undici pool are closed by then, so nothing keeps the event loop alive.
 process.exitCode = code;

@@ -132,6 +132,8 @@ describe('npm pack', () => {
         'nginx/nginx.conf.template',
         'nginx/nchan.conf.template',
         'nginx/push-stream.conf.template',
+        'nginx/nginx-tools.mjs',
+        'nginx/nginx-tools.d.mts',
       ]),
     );
   });
@@ -235,6 +237,14 @@ describe('the installed package in a separate Node process', () => {
     );
     expect(result).toEqual({ NginxTestServer: 'function', insidePackage: true, templates: true });
   });
+
+  it('the bin builds (or finds in its cache) the Push Stream Module: npx nestjs-push-stream build-module', async () => {
+    const cli = join(minimal, 'node_modules', manifest.name, 'dist', 'cli', 'main.js');
+    const { code, stdout, stderr } = await runNode([cli, 'build-module'], { cwd: minimal, boundMs: 120_000 });
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout.trim()).toMatch(/\/push-stream-0\.6\.0-nginx-[\d.]+-\w+\/ngx_http_push_stream_module\.so$/);
+    expect(existsSync(stdout.trim())).toBe(true);
+  }, 150_000);
 
   it('"nestjs-push-stream/browser" loads as a plain ES module with no dependencies', async () => {
     const result = await evaluate(
