@@ -50,8 +50,9 @@ Prints the result as JSON. Exit codes: 0 published, 1 publish or configuration f
 Example:
   nestjs-push-stream publish -q __all__ -d '{"message": ["Foobar"]}'
 
-Other command:
-  nestjs-push-stream build-module   builds the Push Stream Module for this machine's nginx (see --help there)
+Other commands (see --help of each):
+  nestjs-push-stream build-module   builds the Push Stream Module for this machine's nginx
+  nestjs-push-stream nginx-config   prints an nginx configuration from the shipped templates
 `;
 
 /** The environment variable behind each option field, for configuration error hints. */
@@ -142,8 +143,8 @@ async function parseCommand(argv: readonly string[], io: CliIo): Promise<Publish
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length === 0) throw new UsageError('missing command: "publish" or "build-module"');
-  if (positionals[0] !== 'publish') throw new UsageError(`unknown command ${JSON.stringify(positionals[0])}; the commands are "publish" and "build-module"`);
+  if (positionals.length === 0) throw new UsageError('missing command: "publish", "build-module" or "nginx-config"');
+  if (positionals[0] !== 'publish') throw new UsageError(`unknown command ${JSON.stringify(positionals[0])}; the commands are "publish", "build-module" and "nginx-config"`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
 
   const suffixes = values.channel ?? [];

@@ -1,0 +1,10 @@
+export {
+  NGINX_CONFIG_DIR,
+  NginxConfigValueError,
+  renderMainConfig,
+  renderServerConfig,
+  renderStandaloneConfig,
+  renderTemplate,
+  validateNginxConfigValues,
+  type NginxConfigValues,
+} from './nginx-config.js';
