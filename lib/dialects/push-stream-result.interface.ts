@@ -28,6 +28,9 @@ export interface PublishManyResult {
   infos: ChannelInfo[];
 }
 
+/** A value as `JSON.parse` returns it. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
 /** Server-wide counters. `raw` keeps every field the server sent. */
 export interface ServerStats {
   server: 'push-stream' | 'nchan';
@@ -35,5 +38,9 @@ export interface ServerStats {
   subscribers: number;
   publishedMessages: number;
   storedMessages: number;
-  raw: Record<string, string | number>;
+  /**
+   * Every field as the server sent it: push-stream's JSON (nested values such as `by_worker`
+   * included), or Nchan's `name: value` lines (numbers where the value is a whole number).
+   */
+  raw: Record<string, JsonValue>;
 }

@@ -1,7 +1,7 @@
 import type { PushStreamHttpResponse } from '../http/http-client.interface.js';
 import { PushStreamProtocolError } from '../errors/push-stream.exception.js';
 import type { DialectRequest, PushStreamDialect } from './push-stream-dialect.interface.js';
-import type { ChannelInfo, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
+import type { ChannelInfo, JsonValue, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
 import { count, parseJsonObject } from './parse-json.js';
 
 /** Backtrack suffix of a subscriber channel: `room.b5` asks for the last 5 stored messages. */
@@ -78,15 +78,14 @@ export class PushStreamModuleDialect implements PushStreamDialect {
 
   parseStats(res: PushStreamHttpResponse): ServerStats {
     const obj = parseJsonObject('stats', res.body);
-    const raw: Record<string, string | number> = {};
-    for (const [k, v] of Object.entries(obj)) if (typeof v === 'string' || typeof v === 'number') raw[k] = v;
     return {
       server: this.kind,
       channels: count('stats', obj, 'channels'),
       subscribers: count('stats', obj, 'subscribers'),
       publishedMessages: count('stats', obj, 'published_messages'),
       storedMessages: count('stats', obj, 'stored_messages'),
-      raw,
+      // Kept whole: a parsed JSON body, nested values (the per-worker `by_worker` list) included.
+      raw: obj as Record<string, JsonValue>,
     };
   }
 

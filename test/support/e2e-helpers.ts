@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { splitJsonObjects } from '../../lib/browser/decode-message.js';
 import type { PushStreamHttpClient, PushStreamHttpRequest } from '../../lib/http/http-client.interface.js';
 
 /** A secret long enough for the module's validation; the publishing tests never check tokens. */
@@ -35,18 +36,44 @@ export async function eventually(what: string, check: () => Promise<boolean>, bo
   }
 }
 
-/** GET through nginx's long-poll location: the channel's oldest stored message, as nginx stores it. */
-export function longPollOldest(url: string): Promise<{ status: number; body: string }> {
+export interface LongPollAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One GET on nginx's long-poll location (`/lp/<channel>`), with request headers such as
+ * If-None-Match / If-Modified-Since. `boundMs` turns a poll nginx keeps waiting into a clear
+ * failure; nothing asserts on time.
+ */
+export function longPoll(url: string, headers: Record<string, string> = {}, boundMs = 5000): Promise<LongPollAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
+    const req = request(url, { headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       res.on('error', reject);
     });
-    req.setTimeout(5000, () => req.destroy(new Error(`long-poll ${url} did not answer within 5000 ms`)));
+    req.setTimeout(boundMs, () => req.destroy(new Error(`long-poll ${url} did not answer within ${boundMs} ms`)));
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * The messages of a long-poll answer, each parsed as JSON (so an invalid one fails the test).
+ * Nchan answers one message; the Push Stream Module concatenates every message it sends, `{..}{..}`.
+ */
+export function jsonMessages(body: string): unknown[] {
+  const { objects } = splitJsonObjects(body);
+  // Nothing but whitespace may lie between or around the messages.
+  let pos = 0;
+  for (const o of [...objects, '']) {
+    const at = o === '' ? body.length : body.indexOf(o, pos);
+    if (at < 0 || body.slice(pos, at).trim() !== '') throw new Error(`long-poll body is not JSON messages: ${JSON.stringify(body)}`);
+    pos = at + o.length;
+  }
+  return objects.map((o) => JSON.parse(o) as unknown);
 }

@@ -160,3 +160,65 @@ export async function openEventSource(url: string, headers: Record<string, strin
     },
   };
 }
+
+export interface StreamSubscriber {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  /** Next line of the body, without its "\n". */
+  nextLine(timeoutMs?: number): Promise<string>;
+  /** Resolves with the lines left unread once nginx ends the response: the closing marker. */
+  ended(timeoutMs?: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A stream-mode subscription (`/sub/<channel>`, one message per line), resolving as soon as the
+ * status line and headers arrived: before any message, when nginx sends them at once. `boundMs`
+ * turns a server that withholds them into a clear failure; nothing asserts on time.
+ */
+export async function openStream(url: string, boundMs = 5000): Promise<StreamSubscriber> {
+  const lines = new MessageQueue<string>();
+  let req: ClientRequest | undefined;
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    req = request(url, resolve);
+    req.setTimeout(boundMs, () => req?.destroy(new Error(`stream ${url}: no status line and headers within ${boundMs} ms`)));
+    req.once('error', reject);
+    req.end();
+  });
+  req?.setTimeout(0);
+  let buffer = '';
+  let done!: () => void;
+  const end = new Promise<void>((resolve) => (done = resolve));
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
+      lines.push(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+    }
+  });
+  res.on('end', () => {
+    if (buffer !== '') lines.push(buffer); // an unterminated last line is still shown
+    buffer = '';
+    lines.end(new Error(`stream ${url} ended`));
+    done();
+  });
+  res.on('close', () => lines.end(new Error(`stream ${url} closed`)));
+  return {
+    status: res.statusCode ?? 0,
+    headers: res.headers,
+    nextLine: (timeoutMs = 5000) => lines.next('stream line', timeoutMs),
+    ended: async (timeoutMs = 5000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<never>((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`stream ${url} did not end within ${timeoutMs} ms`)), timeoutMs);
+      });
+      await Promise.race([end, bound]).finally(() => clearTimeout(timer));
+      return lines.pending.slice();
+    },
+    close: async () => {
+      req?.destroy();
+      res.destroy();
+    },
+  };
+}

@@ -145,7 +145,7 @@ describe('PushStreamModuleDialect response parsing (recorded answers)', () => {
     expect(dialect.parseDelete('nosuchchannel', response('16'))).toBe(false);
   });
 
-  it('10: the stats summary', () => {
+  it('10: the stats summary; raw keeps every field, the by_worker list included', () => {
     expect(dialect.parseStats(response('10'))).toEqual({
       server: 'push-stream',
       channels: 4,
@@ -164,6 +164,7 @@ describe('PushStreamModuleDialect response parsing (recorded answers)', () => {
         channels_in_trash: 0,
         subscribers: 0,
         uptime: 6,
+        by_worker: [{ pid: '6465', subscribers: 0, uptime: 6 }],
       },
     });
   });
