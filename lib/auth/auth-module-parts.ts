@@ -31,7 +31,7 @@ export function authModuleParts(route: string | false): {
       provide: PUSH_STREAM_CHANNEL_RULES,
       inject: [PushStreamChannels, PUSH_STREAM_RESOLVED_OPTIONS],
       useFactory: (channels: PushStreamChannels, options: ResolvedPushStreamOptions): ChannelRule[] => [
-        ...createBuiltInRules(channels),
+        ...createBuiltInRules(channels, { pageChannels: options.auth.pageChannels }),
         ...options.auth.rules,
       ],
     },

@@ -48,6 +48,8 @@ export class ChannelAuthorizer {
       maxChannelNameLength: this.options.maxChannelNameLength,
       wildcardPrefixes: this.options.auth.wildcardPrefixes,
       hasRule: (id) => this.ruleFor(id) !== undefined,
+      // Refused here, before nginx creates any of them: each new id costs shared memory.
+      maxChannels: this.options.auth.maxChannelsPerRequest,
     });
     if (!parsedIds.ok) return this.refuse(req, 403, parsedIds.reason);
 

@@ -1,2 +1,3 @@
 export * from './channel-name.js';
 export * from './push-stream-channels.js';
+export * from './issued-pages.js';

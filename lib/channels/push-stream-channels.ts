@@ -1,8 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
 import type { ParsedChannel } from '../auth/channel-rule.interface.js';
 import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
 import { assertValidChannelName, CHANNEL_KIND_PATTERN, CHANNEL_NAME_PATTERN, UUID_V4_PATTERN } from './channel-name.js';
+import { recordIssuedPage } from './issued-pages.js';
 
 /** Length of a session token in hex characters: 128 bits of HMAC-SHA256. */
 const SESSION_TOKEN_LENGTH = 32;
@@ -58,6 +59,20 @@ export class PushStreamChannels {
       throw new InvalidChannelNameError(`${this.prefix}__uuid__${String(uuid)}`, 'a page channel needs a random v4 UUID');
     }
     return this.kind('uuid', uuid.toLowerCase());
+  }
+
+  /**
+   * A page channel handed to this session: the UUID is recorded in `session` (express-session's
+   * `req.session`), so that with `auth.pageChannels: 'issued'` only this session may subscribe to
+   * it. The newest 32 pages of a session are kept. A fresh random UUID unless one is given.
+   */
+  issuePage(session: object, uuid: string = randomUUID()): string {
+    if (session === null || typeof session !== 'object') {
+      throw new InvalidChannelNameError(`${this.prefix}__uuid__`, 'issuePage needs the session object (req.session) to record the page in');
+    }
+    const name = this.page(uuid);
+    recordIssuedPage(session, name.slice(`${this.prefix}__uuid__`.length));
+    return name;
   }
 
   /** An application's own kind, e.g. custom('room', '42') gives `my-app__room__42`. */

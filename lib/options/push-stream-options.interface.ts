@@ -65,7 +65,22 @@ export interface PushStreamAuthOptions {
   wildcardPrefixes?: string[];
   /** Extra rules given inline; see ChannelRule. */
   rules?: ChannelRule[];
+  /**
+   * Most channels one subscription may name. A request naming more is refused with 403 by the
+   * auth endpoint, before nginx creates any of them. Default 16; at most 255 (Nchan's own limit).
+   * Nchan also caps the whole channel path (`nchan_max_channel_id_length`, 2063 in the shipped
+   * config: 16 ids of 128 characters): raise it with this.
+   */
+  maxChannelsPerRequest?: number;
+  /**
+   * Who may subscribe to a page channel (`<prefix>__uuid__<uuid>`). `any` (default): whoever
+   * knows the UUID, so any visitor can make nginx create fresh page channels. `issued`: only the
+   * session the application handed it to with `PushStreamChannels.issuePage(req.session)`.
+   */
+  pageChannels?: PageChannelPolicy;
 }
+
+export type PageChannelPolicy = 'any' | 'issued';
 
 /** Options with every default applied, as the rest of the library reads them. */
 export interface ResolvedPushStreamOptions {
@@ -80,6 +95,8 @@ export interface ResolvedPushStreamOptions {
   maxMessageBytes: number;
   maxChannelNameLength: number;
   channelDelimiter: string;
-  auth: Required<Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules'>> &
+  auth: Required<
+    Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels'>
+  > &
     Pick<PushStreamAuthOptions, 'resolveUser'>;
 }

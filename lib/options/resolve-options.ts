@@ -7,6 +7,10 @@ import type {
 
 const SAFE_PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };
+/** A page subscribes to a handful of channels; 16 leaves room for an app's own kinds. */
+export const DEFAULT_MAX_CHANNELS_PER_REQUEST = 16;
+/** Nchan refuses to multiplex more channels than this in one subscriber. */
+const MAX_CHANNELS_PER_REQUEST_LIMIT = 255;
 
 function positiveInt(field: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -106,6 +110,18 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
     throw new PushStreamConfigError('auth.rules', 'must be an array of { kind, canSubscribe(context) }');
   }
 
+  const maxChannelsPerRequest = positiveInt('auth.maxChannelsPerRequest', auth.maxChannelsPerRequest, DEFAULT_MAX_CHANNELS_PER_REQUEST);
+  if (maxChannelsPerRequest > MAX_CHANNELS_PER_REQUEST_LIMIT) {
+    throw new PushStreamConfigError(
+      'auth.maxChannelsPerRequest',
+      `must be at most ${MAX_CHANNELS_PER_REQUEST_LIMIT} (Nchan multiplexes no more), got ${maxChannelsPerRequest}`,
+    );
+  }
+  const pageChannels = auth.pageChannels ?? 'any';
+  if (pageChannels !== 'any' && pageChannels !== 'issued') {
+    throw new PushStreamConfigError('auth.pageChannels', `must be "any" or "issued", got ${JSON.stringify(pageChannels)}`);
+  }
+
   return {
     server,
     publisherUrls,
@@ -123,6 +139,8 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
       resolveUser: auth.resolveUser,
       wildcardPrefixes,
       rules,
+      maxChannelsPerRequest,
+      pageChannels,
     },
   };
 }

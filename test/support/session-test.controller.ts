@@ -1,4 +1,4 @@
-import { Controller, Param, Post, Req } from '@nestjs/common';
+import { Controller, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { PushStreamChannels } from '../../lib/channels/push-stream-channels.js';
 
@@ -19,5 +19,12 @@ export class SessionTestController {
   login(@Req() req: Request, @Param('id') id: string): { session: string } {
     (req.session as unknown as Record<string, unknown>).user = { id };
     return { session: this.channels.session(req.sessionID) };
+  }
+
+  /** Hands this session `count` new page channels (PushStreamChannels.issuePage) and answers them. */
+  @Post('pages/:count')
+  pages(@Req() req: Request, @Param('count', ParseIntPipe) count: number): { session: string; pages: string[] } {
+    const pages = Array.from({ length: count }, () => this.channels.issuePage(req.session));
+    return { session: this.channels.session(req.sessionID), pages };
   }
 }

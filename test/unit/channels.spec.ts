@@ -1,5 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { assertValidChannelName, PushStreamChannels } from '../../lib/channels/index.js';
+import {
+  assertValidChannelName,
+  ISSUED_PAGES_SESSION_KEY,
+  isIssuedPage,
+  MAX_ISSUED_PAGES_PER_SESSION,
+  PushStreamChannels,
+} from '../../lib/channels/index.js';
 import { InvalidChannelNameError, PushStreamError } from '../../lib/errors/index.js';
 
 const SECRET = 'channel-secret-0123456789abcdef';
@@ -168,6 +174,57 @@ describe('page channels take random v4 UUIDs only', () => {
     '',
   ])('refuses %j', (uuid) => {
     invalid(() => channels.page(uuid));
+  });
+});
+
+describe('issuePage(): page channels handed to one session (auth.pageChannels "issued")', () => {
+  it('records the page in the session and returns its channel', () => {
+    const session: Record<string, unknown> = { user: { id: 1 } };
+    const page = channels.issuePage(session);
+    expect(page).toMatch(/^my-app__uuid__[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const uuid = page.slice('my-app__uuid__'.length);
+    expect(session[ISSUED_PAGES_SESSION_KEY]).toEqual([uuid]);
+    expect(isIssuedPage(session, uuid)).toBe(true);
+    expect(session.user).toEqual({ id: 1 });
+  });
+
+  it('records a given UUID in lower case, once', () => {
+    const session = {};
+    expect(channels.issuePage(session, '0B7F3C1E-2D4A-4F6B-8C9D-1E2F3A4B5C6D')).toBe('my-app__uuid__0b7f3c1e-2d4a-4f6b-8c9d-1e2f3a4b5c6d');
+    channels.issuePage(session, '0b7f3c1e-2d4a-4f6b-8c9d-1e2f3a4b5c6d');
+    expect(session).toEqual({ [ISSUED_PAGES_SESSION_KEY]: ['0b7f3c1e-2d4a-4f6b-8c9d-1e2f3a4b5c6d'] });
+    expect(isIssuedPage(session, '0B7F3C1E-2D4A-4F6B-8C9D-1E2F3A4B5C6D')).toBe(false);
+  });
+
+  it(`keeps the newest ${MAX_ISSUED_PAGES_PER_SESSION} pages of a session, in a new array each time`, () => {
+    const session: Record<string, unknown> = {};
+    const pages = Array.from({ length: MAX_ISSUED_PAGES_PER_SESSION + 3 }, () => channels.issuePage(session).slice('my-app__uuid__'.length));
+    const before = session[ISSUED_PAGES_SESSION_KEY];
+    expect(before).toEqual(pages.slice(3));
+    expect(isIssuedPage(session, pages[2])).toBe(false);
+    expect(isIssuedPage(session, pages[3])).toBe(true);
+    channels.issuePage(session);
+    expect(session[ISSUED_PAGES_SESSION_KEY]).not.toBe(before);
+  });
+
+  it('replaces a list that is not one, and ignores what is not a string', () => {
+    const session: Record<string, unknown> = { [ISSUED_PAGES_SESSION_KEY]: 'not-a-list' };
+    expect(isIssuedPage(session, 'not-a-list')).toBe(false);
+    const uuid = channels.issuePage(session).slice('my-app__uuid__'.length);
+    expect(session[ISSUED_PAGES_SESSION_KEY]).toEqual([uuid]);
+    expect(isIssuedPage({ [ISSUED_PAGES_SESSION_KEY]: [42, uuid] }, uuid)).toBe(true);
+    expect(isIssuedPage(null, uuid)).toBe(false);
+    expect(isIssuedPage(undefined, uuid)).toBe(false);
+    // Only the session's own field: not one inherited from its prototype.
+    expect(isIssuedPage(Object.create({ [ISSUED_PAGES_SESSION_KEY]: [uuid] }), uuid)).toBe(false);
+  });
+
+  it('refuses a missing session and a UUID page() refuses, recording nothing', () => {
+    invalid(() => channels.issuePage(undefined as unknown as object));
+    invalid(() => channels.issuePage(null as unknown as object));
+    const session = {};
+    invalid(() => channels.issuePage(session, 'not-a-uuid'));
+    expect(session).toEqual({});
   });
 });
 

@@ -42,7 +42,14 @@ describe('resolvePushStreamOptions', () => {
       maxMessageBytes: 65536,
       maxChannelNameLength: 128,
       channelDelimiter: '/',
-      auth: { sessionUserKey: 'user', resolveUser: undefined, wildcardPrefixes: [], rules: [] },
+      auth: {
+        sessionUserKey: 'user',
+        resolveUser: undefined,
+        wildcardPrefixes: [],
+        rules: [],
+        maxChannelsPerRequest: 16,
+        pageChannels: 'any',
+      },
     });
   });
 
@@ -68,8 +75,10 @@ describe('resolvePushStreamOptions', () => {
       maxChannelNameLength: 64,
       channelDelimiter: ',',
       subscriber: { host: 'push.example.com', port: 443, protocol: 'https' },
-      auth: { sessionUserKey: 'account', wildcardPrefixes: ['room'] },
+      auth: { sessionUserKey: 'account', wildcardPrefixes: ['room'], maxChannelsPerRequest: 255, pageChannels: 'issued' },
     });
+    expect(resolved.auth).toMatchObject({ maxChannelsPerRequest: 255, pageChannels: 'issued' });
+    expect(resolvePushStreamOptions({ ...base, auth: { maxChannelsPerRequest: 1 } }).auth.maxChannelsPerRequest).toBe(1);
     expect(resolved).toMatchObject({
       server: 'nchan',
       prefix: 'shop_2-x',
@@ -130,6 +139,13 @@ describe('resolvePushStreamOptions', () => {
     ['auth.wildcardPrefixes', { ...base, auth: { wildcardPrefixes: [''] } }],
     ['auth.rules', { ...base, auth: { rules: [{ kind: 'room' }] } }],
     ['auth.rules', { ...base, auth: { rules: {} } }],
+    ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: 0 } }],
+    ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: 256 } }], // Nchan's own limit is 255
+    ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: 2.5 } }],
+    ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: '16' } }],
+    ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: Number.POSITIVE_INFINITY } }],
+    ['auth.pageChannels', { ...base, auth: { pageChannels: 'none' } }],
+    ['auth.pageChannels', { ...base, auth: { pageChannels: true } }],
   ];
 
   it.each(bad)('refuses a bad %s with a PushStreamConfigError naming it', (field, options) => {
@@ -137,6 +153,16 @@ describe('resolvePushStreamOptions', () => {
     expect(err.field).toBe(field);
     expect(err.message).toContain(`"${field}"`);
     expect(err.retryable).toBe(false);
+  });
+
+  it('explains the limits of auth.maxChannelsPerRequest and auth.pageChannels', () => {
+    expect(configError(() => resolvePushStreamOptions({ ...base, auth: { maxChannelsPerRequest: 300 } })).message).toMatch(
+      /at most 255 \(Nchan multiplexes no more\), got 300/,
+    );
+    expect(configError(() => resolvePushStreamOptions({ ...base, auth: { maxChannelsPerRequest: 0 } })).message).toMatch(/integer >= 1, got 0/);
+    expect(
+      configError(() => resolvePushStreamOptions({ ...base, auth: { pageChannels: 'sessions' as 'any' } })).message,
+    ).toMatch(/must be "any" or "issued", got "sessions"/);
   });
 
   it('never echoes the secret in its error', () => {

@@ -78,7 +78,34 @@ describe('built-in channel rules', () => {
     expect(rule.canSubscribe(ctx(`my-app__uuid__${uuid}x`))).toBe(false);
   });
 
+  it('uuid with the "issued" policy: only the session the page was handed to, and it needs a session', () => {
+    const rule = new UuidChannelRule('issued');
+    expect(rule.requiresSession).toBe(true);
+    expect(new UuidChannelRule().requiresSession).toBe(false);
+    const session = {};
+    const page = channels.issuePage(session);
+    const withSession = (name: string, s: unknown, sessionId: string | null = 'sid'): ChannelRuleContext => ({
+      ...ctx(name, { sessionId }),
+      request: { session: s },
+    });
+    expect(rule.canSubscribe(withSession(page, session))).toBe(true);
+    // Another session, no session, or a session express-session made up (no loaded id): refused.
+    expect(rule.canSubscribe(withSession(page, {}))).toBe(false);
+    expect(rule.canSubscribe(withSession(page, undefined))).toBe(false);
+    expect(rule.canSubscribe(withSession(page, session, null))).toBe(false);
+    expect(rule.canSubscribe({ ...ctx(page, { sessionId: 'sid' }), request: null })).toBe(false);
+    // A fresh UUID, even in the right form: refused.
+    expect(rule.canSubscribe(withSession(channels.page(randomUUID()), session))).toBe(false);
+    // The canonical form still matters: the upper-case name of an issued page is another channel.
+    const upper = `my-app__uuid__${page.slice('my-app__uuid__'.length).toUpperCase()}`;
+    expect(rule.canSubscribe(withSession(upper, session))).toBe(false);
+  });
+
   it('createBuiltInRules gives one rule per built-in kind', () => {
     expect(createBuiltInRules(channels).map((r) => r.kind)).toEqual(['all', 'authorized', 'session', 'user', 'uuid']);
+    const uuidRule = (policy?: 'any' | 'issued') => createBuiltInRules(channels, { pageChannels: policy }).find((r) => r.kind === 'uuid');
+    expect(uuidRule('issued')?.requiresSession).toBe(true);
+    expect(uuidRule('any')?.requiresSession).toBe(false);
+    expect(uuidRule()?.requiresSession).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { jest } from '@jest/globals';
 import { createBuiltInRules } from '../../../lib/auth/built-in-rules.js';
@@ -17,7 +18,11 @@ const SECRET = 'unit-secret-0123456789';
 function setup(auth: PushStreamAuthOptions = {}, dialect: PushStreamDialect = new PushStreamModuleDialect(), extra: ChannelRule[] = []) {
   const options = resolvePushStreamOptions({ publisherUrl: 'http://127.0.0.1:1/pub', secret: SECRET, auth });
   const channels = new PushStreamChannels(options);
-  const registry = new ChannelRuleRegistry([...createBuiltInRules(channels), ...options.auth.rules, ...extra]);
+  const registry = new ChannelRuleRegistry([
+    ...createBuiltInRules(channels, { pageChannels: options.auth.pageChannels }),
+    ...options.auth.rules,
+    ...extra,
+  ]);
   return { channels, authorizer: new ChannelAuthorizer(options, dialect, channels, registry) };
 }
 
@@ -54,6 +59,43 @@ describe('ChannelAuthorizer', () => {
       status: 403,
     });
     expect(await authorizer.authorize(request('my-app__user__1.b5', { sessionId: 's', sessionUser: { id: 1 } }))).toMatchObject({ allowed: true });
+  });
+
+  it('refuses more channels than auth.maxChannelsPerRequest (default 16) with 403, before any rule is consulted', async () => {
+    const canSubscribe = jest.fn(() => true);
+    const room: ChannelRule = { kind: 'room', canSubscribe };
+    const rooms = (n: number) => Array.from({ length: n }, (_v, i) => `my-app__room__${i}`).join('/');
+    const { authorizer } = setup({}, new PushStreamModuleDialect(), [room]);
+    expect(await authorizer.authorize(request(rooms(16)))).toMatchObject({ allowed: true });
+    canSubscribe.mockClear();
+    expect(await authorizer.authorize(request(rooms(17)))).toEqual({ allowed: false, status: 403, reason: 'more than 16 channels' });
+    // The push-stream backtrack suffix does not hide a channel from the count.
+    expect(await authorizer.authorize(request(`${rooms(16)}/my-app__all__.b5`))).toMatchObject({ allowed: false, status: 403 });
+    expect(canSubscribe).not.toHaveBeenCalled();
+
+    const raised = setup({ maxChannelsPerRequest: 40 }, new NchanDialect('/'), [room]).authorizer;
+    expect(await raised.authorize(request(rooms(40)))).toMatchObject({ allowed: true });
+    expect(await raised.authorize(request(rooms(41)))).toMatchObject({ allowed: false, status: 403, reason: 'more than 40 channels' });
+  });
+
+  it('pageChannels "issued": a page channel only for the session it was handed to; 401 without a session', async () => {
+    const { authorizer, channels } = setup({ pageChannels: 'issued' });
+    const owner = request('', { sessionId: 'owner' });
+    const page = channels.issuePage(owner.session as object);
+    owner.headers['x-push-stream-channels'] = `my-app__all__/${page}`;
+    expect(await authorizer.authorize(owner)).toMatchObject({ allowed: true, sessionId: 'owner' });
+    expect(await authorizer.authorize(request(page, { sessionId: 'other' }))).toMatchObject({ allowed: false, status: 403 });
+    expect(await authorizer.authorize(request(page))).toMatchObject({ allowed: false, status: 401 });
+    const fresh = request(channels.page(randomUUID()), { sessionId: 'owner' });
+    fresh.session = owner.session;
+    expect(await authorizer.authorize(fresh)).toMatchObject({ allowed: false, status: 403 });
+    // A session express-session made up for an unknown cookie is nobody's, whatever it holds.
+    const madeUp = request(page, { sessionId: 'owner' });
+    madeUp.session = owner.session;
+    madeUp.headers.cookie = 'connect.sid=s%3Asomeone-else.signature';
+    expect(await authorizer.authorize(madeUp)).toMatchObject({ allowed: false, status: 401 });
+    // The default policy lets whoever knows the UUID in.
+    expect(await setup().authorizer.authorize(request(page))).toMatchObject({ allowed: true });
   });
 
   it('refuses the whole request when one channel fails', async () => {
