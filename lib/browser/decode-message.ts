@@ -62,8 +62,8 @@ function num(value: unknown): number | undefined {
 /**
  * Splits concatenated JSON objects (`{..}{..}` or one per line), as push-stream's stream mode and
  * long polling send them. Brace matching skips quoted strings, so it also cuts objects that are not
- * valid JSON (the `"text":Channel deleted` notice). `rest` is an incomplete tail to keep for the
- * next chunk.
+ * valid JSON (the notices of configs without JSON ping/deleted texts, see decodePushStreamMessage).
+ * `rest` is an incomplete tail to keep for the next chunk.
  */
 export function splitJsonObjects(buffer: string): { objects: string[]; rest: string } {
   const objects: string[] = [];
@@ -103,8 +103,10 @@ export function splitJsonObjects(buffer: string): { objects: string[]; rest: str
  * Decodes one push-stream message rendered by the repository's template
  * `{"id":~id~,"channel":"~channel~","text":~text~,"eventid":"~event-id~","type":"~event-type~","time":"~time~","tag":~tag~}`
  * (shorter templates with a subset of these fields decode too). Pings (id -1) and the channel-deleted
- * notice (id -2, whose `"text":Channel deleted` is not JSON) are recognised even when the object is
- * not valid JSON.
+ * notice (id -2) are recognised in both shapes: valid JSON (`"text":""`, `"text":"Channel deleted"`,
+ * with the shipped `push_stream_ping_message_text` / `push_stream_channel_deleted_message_text`) and
+ * the module's defaults that older configs still send (`"text":,`, `"text":Channel deleted`), which
+ * are not JSON.
  */
 export function decodePushStreamMessage(raw: string): DecodedFrame {
   const text = raw.trim();

@@ -103,6 +103,15 @@ const DEFAULT_PATHS: Record<PushStreamTransport, string> = { websocket: '/ws/', 
 const NCHAN_WS_META = 'ws+meta.nchan';
 /** A long poll still pending after this long counts as an open subscription. */
 const LONGPOLL_OPEN_AFTER_MS = 1000;
+/**
+ * The least pause before subscribing again after the server ended an open subscription. On
+ * `nginx -s reload` old workers close their subscribers, then keep accepting connections for
+ * about 100 ms (nginx starts the new workers and waits that long before stopping the old ones).
+ * The Push Stream Module loses what happens in that window: a subscriber an old worker takes
+ * gets nothing, and a message an old worker publishes while a new worker already holds a
+ * subscriber of that channel leaves the new worker deaf to every later message.
+ */
+const RELOAD_WINDOW_MS = 300;
 
 /** Why an attempt ended. */
 interface Ending {
@@ -385,9 +394,10 @@ export class PushStreamClient extends EventTarget {
     }
     this.setState('reconnecting');
     this.tracker.forgetPosition();
-    // A subscription that was open and got closed by the server (reload, 410) comes back at once;
-    // repeated failures back off.
-    const delay = ending.wasOpen ? 0 : backoffDelay(this.failures, this.options.reconnect);
+    // A subscription the server closed after it was open (reload, 410) comes back after the first
+    // backoff step, and never inside the reload window; repeated failures back off further.
+    const backoff = backoffDelay(this.failures, this.options.reconnect);
+    const delay = ending.wasOpen ? Math.max(RELOAD_WINDOW_MS, backoff) : backoff;
     this.failures++;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -514,6 +524,9 @@ export class PushStreamClient extends EventTarget {
         if (!ctx.isCurrent()) return;
         if (res.status === 304) {
           ctx.onOpen();
+          // push-stream answers every waiting poll with 304 when nginx reloads: stay out of the
+          // reload window (the next poll resumes from the store: nothing is lost meanwhile).
+          await new Promise((resolve) => setTimeout(resolve, Math.max(RELOAD_WINDOW_MS, backoffDelay(0, this.options.reconnect))));
           continue;
         }
         if (res.status !== 200) {

@@ -32,6 +32,14 @@ export interface NginxTestServerOptions {
   workRoot?: string;
 }
 
+export interface NginxReloadOptions {
+  /**
+   * Wait until the old worker processes have exited (default true). `false`: return right after
+   * signalling the master, while old workers may still take connections.
+   */
+  waitForOldWorkers?: boolean;
+}
+
 /** Binds port 0 on loopback and returns the port the kernel chose. */
 export async function findFreePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -136,13 +144,18 @@ export class NginxTestServer {
     await this.waitForPort(true);
   }
 
-  /** Re-reads the configuration; subscribers of old workers are closed gracefully. */
-  async reload(): Promise<void> {
-    const before = await this.workerPids();
+  /**
+   * Re-reads the configuration (`nginx -s reload`); subscribers of old workers are closed gracefully.
+   *
+   * By default it returns once the old workers have exited. Until then they may still accept
+   * connections: a subscriber that reconnects at once lands on a worker that is going away. Pass
+   * `{ waitForOldWorkers: false }` to return as soon as the master was signalled, to test
+   * reconnects inside that window.
+   */
+  async reload(options: NginxReloadOptions = {}): Promise<void> {
+    const before = options.waitForOldWorkers === false ? [] : await this.workerPids();
     await this.nginx(['-s', 'reload']);
-    if (before.length === 0) return; // no /proc: nothing to wait on
-    // `nginx -s reload` only signals the master. Until the old workers are gone they may still
-    // accept connections, and a subscriber they take is lost with them: wait for the new set.
+    if (before.length === 0) return; // not waiting, or no /proc: nothing to wait on
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const now = await this.workerPids();

@@ -1,13 +1,13 @@
 // The sample chat (sample-app/, built with tsc and run as a child process) behind a real nginx,
 // driven by Debian's chromium through playwright-core: two browser contexts are two visitors.
-// Runs on Nchan, and also on the Push Stream Module when this machine's nginx has it.
+// Runs on every server of SERVERS: Nchan and the Push Stream Module.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
-import { findFreePort, isListening, moduleLoadLine, NginxTestServer } from '../../lib/testing/index.js';
+import { findFreePort, isListening, NginxTestServer } from '../../lib/testing/index.js';
 import { ensureBuilt, REPO_ROOT, runNode } from '../support/build.js';
+import { SERVERS } from '../support/servers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Every run saves its picture under test-results/; UPDATE_SCREENSHOT=1 refreshes the README's one.
@@ -29,17 +29,6 @@ interface Boot {
   subscribe: string[];
   channels: { all: string; session: string; page: string; authorized?: string; user?: string };
   user: { id: string; name: string } | null;
-}
-
-async function availableServers(): Promise<PushStreamServerKind[]> {
-  const servers: PushStreamServerKind[] = ['nchan'];
-  // Push-stream only where nginx has the module (built in, or its .so in the usual folders).
-  const pushStream = await moduleLoadLine('push-stream').then(
-    () => true,
-    () => false,
-  );
-  if (pushStream) servers.push('push-stream');
-  return servers;
 }
 
 /** The sample app as a user runs it: `node sample-app/dist/main.js` with its environment. */
@@ -108,7 +97,7 @@ beforeAll(async () => {
   if (build.code !== 0) throw new Error(`sample-app build failed:\n${build.stdout}${build.stderr}`);
 }, 240_000);
 
-describe.each(await availableServers())('sample chat in chromium, on %s', (server) => {
+describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   let nginx: NginxTestServer;
   let app: SampleApp;
   let browser: Browser;
@@ -346,8 +335,12 @@ describe.each(await availableServers())('sample chat in chromium, on %s', (serve
     const workersBefore = workersOf(master);
     for (let i = 1; i <= total; i++) {
       await sendOne(i);
-      if (i === 10) await nginx.reload();
-      await new Promise((r) => setTimeout(r, 50));
+      // Not waiting for the old workers: the pages reconnect at once, while old workers may still
+      // take connections (see worker_shutdown_timeout in nginx.conf.template).
+      if (i === 10 || i === 20) await nginx.reload({ waitForOldWorkers: false });
+      // A steady stream, well below the 20 messages a channel stores per second: a page cut by an
+      // old worker after 1 s resumes from the store.
+      await new Promise((r) => setTimeout(r, 100));
     }
     const expected = Array.from({ length: total }, (_, i) => `${tag} #${i + 1}`);
     const linesOf = async (p: Page) => (await logTexts(p)).map((t) => /reload-\d+ #\d+/.exec(t)?.[0]).filter((t): t is string => Boolean(t));

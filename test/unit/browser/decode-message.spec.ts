@@ -89,6 +89,61 @@ describe('push-stream recorded subscriber traffic', () => {
   });
 });
 
+// Frames of the Push Stream Module 0.6.0, recorded from nginx/push-stream.conf.template (JSON ping
+// and deleted texts) and, for configs without those two directives, the module's defaults.
+const CURRENT = {
+  ping: '{"id":-1,"channel":"","text":"","eventid":"","type":"","time":"Thu, 01 Jan 1970 00:00:00 GMT","tag":0}',
+  message: '{"id":1,"channel":"cap1","text":{"a":1},"eventid":"e1","type":"chat","time":"Thu, 26 Nov 2026 03:40:59 GMT","tag":1}',
+  deleted: '{"id":-2,"channel":"cap1","text":"Channel deleted","eventid":"","type":"","time":"Thu, 01 Jan 1970 00:00:00 GMT","tag":0}',
+};
+const OLD = {
+  ping: '{"id":-1,"channel":"","text":,"eventid":"","type":"","time":"Thu, 01 Jan 1970 00:00:00 GMT","tag":0}',
+  deleted: '{"id":-2,"channel":"cap1","text":Channel deleted,"eventid":"","type":"","time":"Thu, 01 Jan 1970 00:00:00 GMT","tag":0}',
+};
+const MESSAGE = {
+  kind: 'message', channel: 'cap1', data: { a: 1 }, eventId: 'e1', eventType: 'chat', id: '1', time: 'Thu, 26 Nov 2026 03:40:59 GMT', tag: 1,
+};
+
+describe('push-stream pings and channel-deleted notices, JSON (shipped config) and not (older configs)', () => {
+  it('the shipped config sends both as valid JSON', () => {
+    expect(() => JSON.parse(CURRENT.ping)).not.toThrow();
+    expect(() => JSON.parse(CURRENT.deleted)).not.toThrow();
+    expect(() => JSON.parse(OLD.ping)).toThrow();
+    expect(() => JSON.parse(OLD.deleted)).toThrow();
+  });
+
+  it.each([
+    ['shipped config', CURRENT.ping, CURRENT.deleted],
+    ['older config', OLD.ping, OLD.deleted],
+  ])('%s: a ping, a message and a notice decode alike over WebSocket / EventSource data', (_name, ping, deleted) => {
+    expect([ping, CURRENT.message, deleted].map(decodePushStreamMessage)).toEqual([
+      { kind: 'ping' },
+      MESSAGE,
+      { kind: 'channel-deleted', channel: 'cap1' },
+    ]);
+  });
+
+  it.each([
+    ['shipped config', CURRENT.ping, CURRENT.deleted],
+    ['older config', OLD.ping, OLD.deleted],
+  ])('%s: stream mode (header ping line, message, notice) cut at every byte decodes the same', (_name, ping, deleted) => {
+    const body = `${ping}\n${CURRENT.message}\n${deleted}\n`;
+    const expected = [{ kind: 'ping' }, MESSAGE, { kind: 'channel-deleted', channel: 'cap1' }];
+    for (let cut = 0; cut <= body.length; cut++) {
+      const a = splitJsonObjects(body.slice(0, cut));
+      const b = splitJsonObjects(a.rest + body.slice(cut));
+      expect(b.rest.trim()).toBe('');
+      expect([...a.objects, ...b.objects].map(decodePushStreamMessage)).toEqual(expected);
+    }
+  });
+
+  it('the EventSource ping is an SSE comment (": -1"), never a message', () => {
+    const ev = parseEventStream(`: \n\n: -1\n\nid: e1\nevent: chat\ndata: ${CURRENT.message}\n\ndata: ${CURRENT.deleted}\n\n`);
+    expect(ev.filter((e) => e.comment)).toHaveLength(2);
+    expect(ev.filter((e) => !e.comment).map((e) => decodePushStreamMessage(e.data))).toEqual([MESSAGE, { kind: 'channel-deleted', channel: 'cap1' }]);
+  });
+});
+
 describe('decodePushStreamMessage edge cases', () => {
   it('pings (id -1), valid or not', () => {
     expect(decodePushStreamMessage('{"id":-1,"channel":"","text":"","eventid":"","type":"","time":"x","tag":0}')).toEqual({ kind: 'ping' });
