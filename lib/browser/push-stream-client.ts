@@ -6,32 +6,26 @@
  *   client.addEventListener('message', (e) => console.log(e.detail.channel, e.detail.data));
  *   client.connect();
  */
+import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import {
-  decodeNchanMessage,
-  decodePushStreamMessage,
-  nchanIdFromLongPoll,
-  parseNchanMessageId,
-  parseNchanMetaFrame,
-  splitJsonObjects,
-  type DecodedFrame,
-} from './decode-message.js';
-import { ResumeTracker, type PushStreamServerKind } from './resume-tracker.js';
+import { subscribableChannels } from './channel-set.js';
+import type { DecodedFrame } from './decode-message.js';
+import { browserDialect, type BrowserServerDialect, type PushStreamServerKind } from './dialects/index.js';
+import { ResumeTracker } from './resume-tracker.js';
+import { TRANSPORTS, type PushStreamTransport, type TransportContext, type TransportEnding } from './transports/index.js';
+import { hasGlobal } from './transports/transport.js';
 
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
-export {
-  decodeNchanMessage,
-  decodePushStreamMessage,
-  parseNchanMessageId,
-  parseNchanMetaFrame,
-  splitJsonObjects,
-} from './decode-message.js';
-export type { DecodedFrame, DecodedMessage, NchanMessageId } from './decode-message.js';
+export { splitJsonObjects } from './decode-message.js';
+export type { DecodedFrame, DecodedMessage } from './decode-message.js';
+export { decodeNchanMessage, parseNchanMessageId, parseNchanMetaFrame } from './dialects/nchan.dialect.js';
+export type { NchanMessageId } from './dialects/nchan.dialect.js';
+export { decodePushStreamMessage } from './dialects/push-stream.dialect.js';
 export { ResumeTracker } from './resume-tracker.js';
-export type { PushStreamServerKind } from './resume-tracker.js';
+export type { PushStreamServerKind } from './dialects/browser-server-dialect.js';
+export type { PushStreamTransport } from './transports/transport.js';
 
-export type PushStreamTransport = 'websocket' | 'eventsource' | 'longpolling';
 export type PushStreamClientState = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'denied';
 
 export interface PushStreamClientOptions {
@@ -54,6 +48,13 @@ export interface PushStreamClientOptions {
   withCredentials?: boolean;
   /** How long the denial probe may wait for a status. Default 5000 ms. */
   probeTimeoutMs?: number;
+  /**
+   * Most channels in one subscription; more throws a RangeError at construction. Default 16, as
+   * the module's `auth.maxChannelsPerRequest` (keep the two equal). At most 255.
+   */
+  maxChannels?: number;
+  /** Longest channel name; longer throws a RangeError at construction. Default 128, as the module's `maxChannelNameLength`. */
+  maxChannelNameLength?: number;
 }
 
 export interface PushStreamMessage {
@@ -99,10 +100,11 @@ export interface PushStreamClientEventMap {
 }
 
 const DEFAULT_TRANSPORTS: PushStreamTransport[] = ['websocket', 'eventsource', 'longpolling'];
-const DEFAULT_PATHS: Record<PushStreamTransport, string> = { websocket: '/ws/', eventsource: '/ev/', longpolling: '/lp/' };
-const NCHAN_WS_META = 'ws+meta.nchan';
-/** A long poll still pending after this long counts as an open subscription. */
-const LONGPOLL_OPEN_AFTER_MS = 1000;
+const DEFAULT_PATHS: Record<PushStreamTransport, string> = {
+  websocket: SUBSCRIBER_LOCATIONS.websocket,
+  eventsource: SUBSCRIBER_LOCATIONS.eventsource,
+  longpolling: SUBSCRIBER_LOCATIONS.longpolling,
+};
 /**
  * The least pause before subscribing again after the server ended an open subscription. On
  * `nginx -s reload` old workers close their subscribers, then keep accepting connections for
@@ -114,14 +116,9 @@ const LONGPOLL_OPEN_AFTER_MS = 1000;
 const RELOAD_WINDOW_MS = 300;
 
 /** Why an attempt ended. */
-interface Ending {
+interface Ending extends TransportEnding {
   /** The subscription had been open (messages could flow). */
   wasOpen: boolean;
-  /** HTTP status, when the transport could read one (long polling). */
-  status?: number;
-  /** Server said 410 Gone (Nchan: channel deleted OR nginx reloading/stopping; it cannot be told apart). */
-  gone?: boolean;
-  reason: string;
 }
 
 /** One connection attempt on one transport. */
@@ -130,19 +127,16 @@ interface Attempt {
   stop(): void;
 }
 
-function hasGlobal(name: 'WebSocket' | 'EventSource' | 'fetch'): boolean {
-  return typeof (globalThis as Record<string, unknown>)[name] === 'function';
-}
-
 /**
  * Subscribes to channels over WebSocket, EventSource or long polling, reconnects with backoff,
  * resumes without losing or repeating messages, and reports refusals and deleted channels as events.
+ * Server-neutral: what differs between the servers is in the dialect (dialects/*.dialect.ts).
  *
  * Events: `message`, `state`, `denied`, `channel-deleted`, `error` (all `CustomEvent`s).
  */
 export class PushStreamClient extends EventTarget {
   private readonly origin: string;
-  private readonly server: PushStreamServerKind;
+  private readonly dialect: BrowserServerDialect;
   private readonly transports: PushStreamTransport[];
   private readonly paths: Record<PushStreamTransport, string>;
   private readonly options: PushStreamClientOptions;
@@ -160,29 +154,27 @@ export class PushStreamClient extends EventTarget {
   /** Bumped by connect()/close(): callbacks of an older generation are ignored. */
   private generation = 0;
 
+  /**
+   * Throws before any request for options nginx or the application would refuse: an unknown
+   * server or transport, or a channel set `subscribableChannels()` refuses (TypeError for bad
+   * names, RangeError for a limit, which the message names).
+   */
   constructor(options: PushStreamClientOptions) {
     super();
-    if (options.server !== 'nchan' && options.server !== 'push-stream') {
-      throw new TypeError(`PushStreamClient: server must be 'nchan' or 'push-stream', got ${String(options.server)}`);
-    }
-    if (!Array.isArray(options.channels) || options.channels.length === 0) {
-      throw new TypeError('PushStreamClient: channels must be a non-empty array');
-    }
-    for (const c of options.channels) {
-      if (typeof c !== 'string' || !/^[A-Za-z0-9_-]+$/.test(c)) {
-        throw new TypeError(`PushStreamClient: invalid channel name ${JSON.stringify(c)} (allowed: A-Z a-z 0-9 _ -)`);
-      }
-    }
+    this.dialect = browserDialect(options.server);
+    this.channels = subscribableChannels(options.channels, this.dialect, options);
     const origin = options.url ?? (typeof location !== 'undefined' ? location.origin : '');
     if (!origin) throw new TypeError('PushStreamClient: url is required outside a page');
     this.options = options;
     this.origin = origin.replace(/\/+$/, '');
-    this.server = options.server;
-    this.channels = [...new Set(options.channels)];
     this.transports = (options.transports ?? DEFAULT_TRANSPORTS).filter((t, i, all) => all.indexOf(t) === i);
     if (this.transports.length === 0) throw new TypeError('PushStreamClient: transports must not be empty');
+    const unknown = this.transports.find((t) => !Object.prototype.hasOwnProperty.call(TRANSPORTS, t));
+    if (unknown !== undefined) {
+      throw new TypeError(`PushStreamClient: unknown transport ${JSON.stringify(unknown)} (known: ${Object.keys(TRANSPORTS).join(', ')})`);
+    }
     this.paths = { ...DEFAULT_PATHS, ...options.paths };
-    this.tracker = new ResumeTracker(this.server);
+    this.tracker = new ResumeTracker(this.dialect.kind);
   }
 
   get state(): PushStreamClientState {
@@ -237,20 +229,17 @@ export class PushStreamClient extends EventTarget {
     this.setState('closed');
   }
 
-  /** The subscriber URL for a transport, with history (`.bN`) or resume arguments. Exposed for tests and logs. */
+  /** The subscriber URL for a transport, with history or resume arguments. Exposed for tests and logs. */
   subscriberUrl(transport: PushStreamTransport, resume = true): string {
-    const names = this.channels.map((c) => {
-      const n = this.options.backtrack?.[c];
-      // push-stream: history only on the first join; afterwards tag/time resume covers it.
-      return this.server === 'push-stream' && n && n > 0 && !this.tracker.has(c) ? `${c}.b${Math.floor(n)}` : c;
-    });
+    // History only on the first join of a channel; afterwards the resume arguments cover it.
+    const path = this.dialect.subscriberPath(this.channels, (c) => (this.tracker.has(c) ? undefined : this.options.backtrack?.[c]));
     // encodeURIComponent, not URLSearchParams: push-stream unescapes %XX (ngx_unescape_uri) but not '+'.
     const query = resume
       ? Object.entries(this.tracker.resumeQuery())
           .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
           .join('&')
       : '';
-    let url = `${this.origin}${this.paths[transport]}${names.join('/')}${query ? `?${query}` : ''}`;
+    let url = `${this.origin}${this.paths[transport]}${path}${query ? `?${query}` : ''}`;
     if (transport === 'websocket') url = url.replace(/^http/, 'ws');
     return url;
   }
@@ -265,10 +254,7 @@ export class PushStreamClient extends EventTarget {
 
   private firstAvailableTransport(from: number): number {
     for (let i = from; i < this.transports.length; i++) {
-      const t = this.transports[i];
-      if (t === 'websocket' && hasGlobal('WebSocket')) return i;
-      if (t === 'eventsource' && hasGlobal('EventSource')) return i;
-      if (t === 'longpolling' && hasGlobal('fetch')) return i;
+      if (TRANSPORTS[this.transports[i]].available()) return i;
     }
     return Math.min(from, this.transports.length - 1);
   }
@@ -298,25 +284,35 @@ export class PushStreamClient extends EventTarget {
     let stopped = false;
     let wasOpen = false;
     const current = (): boolean => generation === this.generation && !ended && !stopped;
-    const onOpen = (): void => {
-      if (!current() || wasOpen) return;
-      wasOpen = true;
-      this.everOpened = true;
-      this.failures = 0;
-      this.transportFailures = 0;
-      this.setState('open');
+    const ctx: TransportContext = {
+      dialect: this.dialect,
+      url: () => this.connectionUrl(transport),
+      channels: () => this.channels,
+      withCredentials: this.options.withCredentials === true,
+      eventTypes: this.options.eventTypes ?? [],
+      // An answer without messages may be nginx reloading (push-stream answers every waiting poll
+      // with 304 then): stay out of the reload window. The next poll resumes: nothing is lost.
+      noMessagePauseMs: () => Math.max(RELOAD_WINDOW_MS, backoffDelay(0, this.options.reconnect)),
+      onOpen: () => {
+        if (!current() || wasOpen) return;
+        wasOpen = true;
+        this.everOpened = true;
+        this.failures = 0;
+        this.transportFailures = 0;
+        this.setState('open');
+      },
+      onFrame: (frame: DecodedFrame) => {
+        if (current()) this.handleFrame(frame, transport);
+      },
+      onEnd: (ending: TransportEnding) => {
+        if (!current()) return;
+        ended = true;
+        if (this.attempt === attempt) this.attempt = null;
+        stopTransport();
+        void this.handleEnd(generation, transport, { ...ending, wasOpen });
+      },
+      isCurrent: current,
     };
-    const onFrame = (frame: DecodedFrame): void => {
-      if (current()) this.handleFrame(frame, transport);
-    };
-    const onEnd = (ending: Omit<Ending, 'wasOpen'>): void => {
-      if (!current()) return;
-      ended = true;
-      if (this.attempt === attempt) this.attempt = null;
-      stopTransport();
-      void this.handleEnd(generation, transport, { ...ending, wasOpen });
-    };
-    const ctx: TransportContext = { onOpen, onFrame, onEnd, isCurrent: current };
     const attempt: Attempt = {
       transport,
       stop: () => {
@@ -325,8 +321,7 @@ export class PushStreamClient extends EventTarget {
       },
     };
     this.attempt = attempt;
-    const stopTransport =
-      transport === 'websocket' ? this.openWebSocket(ctx) : transport === 'eventsource' ? this.openEventSource(ctx) : this.openLongPoll(ctx);
+    const stopTransport = TRANSPORTS[transport].open(ctx);
   }
 
   private handleFrame(frame: DecodedFrame, transport: PushStreamTransport): void {
@@ -356,9 +351,7 @@ export class PushStreamClient extends EventTarget {
     this.emit('channel-deleted', { channel });
     if (this.channels.length === 0) {
       this.close();
-    } else if (known && this.server === 'nchan') {
-      // Nchan keeps serving the deleted channel id to this subscription (it would recreate it):
-      // subscribe again without it.
+    } else if (known && this.dialect.resubscribeAfterChannelDeleted) {
       this.stopAttempt();
       this.open();
     }
@@ -405,7 +398,10 @@ export class PushStreamClient extends EventTarget {
     }, delay);
   }
 
-  /** GET the EventSource URL (its status is what the upgrade got: same auth_request), read only the status. */
+  /**
+   * GET the EventSource URL (its status is what the upgrade got: same auth_request), read only the
+   * status. Not the WebSocket URL: Nchan answers 403 to a GET without an upgrade there.
+   */
   private async probe(): Promise<number | null> {
     if (!hasGlobal('fetch')) return null;
     const controller = new AbortController();
@@ -426,137 +422,4 @@ export class PushStreamClient extends EventTarget {
       controller.abort();
     }
   }
-
-  private fallbackChannel(index = 0): string {
-    return this.channels[index] ?? this.channels[0] ?? '';
-  }
-
-  private decode(raw: string, id: string, eventType = ''): DecodedFrame[] {
-    if (this.server === 'push-stream') {
-      const { objects, rest } = splitJsonObjects(raw);
-      const all = rest.trim() ? [...objects, rest] : objects;
-      return all.map((o) => decodePushStreamMessage(o));
-    }
-    // The message id's bracketed tag says which subscribed channel it came from: the envelope of a
-    // publishMany names all its channels ("a/b"), not the one this subscription holds.
-    const source = this.fallbackChannel(parseNchanMessageId(id)?.active ?? 0);
-    const frame = decodeNchanMessage(raw, id, source, eventType);
-    if (frame.kind === 'message' && !this.channels.includes(frame.channel)) frame.channel = source;
-    return [frame];
-  }
-
-  private openWebSocket(ctx: TransportContext): () => void {
-    let ws: WebSocket;
-    try {
-      const url = this.connectionUrl('websocket');
-      ws = this.server === 'nchan' ? new WebSocket(url, NCHAN_WS_META) : new WebSocket(url);
-    } catch (err) {
-      queueMicrotask(() => ctx.onEnd({ reason: err instanceof Error ? err.message : String(err) }));
-      return () => undefined;
-    }
-    ws.onopen = () => ctx.onOpen();
-    ws.onmessage = (event: MessageEvent) => {
-      if (typeof event.data !== 'string') return;
-      if (this.server === 'nchan' && ws.protocol === NCHAN_WS_META) {
-        const meta = parseNchanMetaFrame(event.data);
-        if (!meta) {
-          ctx.onFrame({ kind: 'invalid', raw: event.data, reason: 'not a ws+meta.nchan frame' });
-          return;
-        }
-        for (const f of this.decode(meta.data, meta.id, meta.eventType)) ctx.onFrame(f);
-        return;
-      }
-      for (const f of this.decode(event.data, '')) ctx.onFrame(f);
-    };
-    ws.onclose = (event: CloseEvent) => {
-      // Nchan closes with 1001 "410 Gone" on channel deletion AND on nginx reload/stop.
-      ctx.onEnd({ reason: `close ${event.code}${event.reason ? ` ${event.reason}` : ''}`, gone: /^410\b/.test(event.reason) });
-    };
-    return () => {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
-    };
-  }
-
-  private openEventSource(ctx: TransportContext): () => void {
-    let es: EventSource;
-    try {
-      es = new EventSource(this.connectionUrl('eventsource'), { withCredentials: this.options.withCredentials === true });
-    } catch (err) {
-      queueMicrotask(() => ctx.onEnd({ reason: err instanceof Error ? err.message : String(err) }));
-      return () => undefined;
-    }
-    const onMessage = (event: Event): void => {
-      const e = event as MessageEvent;
-      if (typeof e.data !== 'string') return;
-      const type = e.type === 'message' ? '' : e.type;
-      for (const f of this.decode(e.data, e.lastEventId, type)) ctx.onFrame(f);
-    };
-    const types = ['message', ...(this.options.eventTypes ?? [])].filter((t, i, all) => all.indexOf(t) === i);
-    for (const t of types) es.addEventListener(t, onMessage);
-    es.onopen = () => ctx.onOpen();
-    // The browser would reconnect on its own, with the old URL: take over (resume arguments, probe, backoff).
-    es.onerror = () => ctx.onEnd({ reason: 'EventSource error' });
-    return () => {
-      for (const t of types) es.removeEventListener(t, onMessage);
-      es.onopen = es.onerror = null;
-      es.close();
-    };
-  }
-
-  private openLongPoll(ctx: TransportContext): () => void {
-    const controller = new AbortController();
-    let openTimer: ReturnType<typeof setTimeout> | null = setTimeout(() => ctx.onOpen(), LONGPOLL_OPEN_AFTER_MS);
-    const loop = async (): Promise<void> => {
-      while (ctx.isCurrent()) {
-        let res: Response;
-        try {
-          res = await fetch(this.connectionUrl('longpolling'), {
-            method: 'GET',
-            cache: 'no-store',
-            credentials: this.options.withCredentials ? 'include' : 'same-origin',
-            signal: controller.signal,
-          });
-        } catch (err) {
-          if (ctx.isCurrent()) ctx.onEnd({ reason: err instanceof Error ? err.message : String(err) });
-          return;
-        }
-        if (!ctx.isCurrent()) return;
-        if (res.status === 304) {
-          ctx.onOpen();
-          // push-stream answers every waiting poll with 304 when nginx reloads: stay out of the
-          // reload window (the next poll resumes from the store: nothing is lost meanwhile).
-          await new Promise((resolve) => setTimeout(resolve, Math.max(RELOAD_WINDOW_MS, backoffDelay(0, this.options.reconnect))));
-          continue;
-        }
-        if (res.status !== 200) {
-          void res.body?.cancel().catch(() => undefined);
-          ctx.onEnd({ status: res.status, reason: `HTTP ${res.status}`, gone: res.status === 410 });
-          return;
-        }
-        const body = await res.text().catch(() => null);
-        if (!ctx.isCurrent()) return;
-        if (body === null) {
-          ctx.onEnd({ reason: 'long-poll body interrupted' });
-          return;
-        }
-        ctx.onOpen();
-        const id = this.server === 'nchan' ? nchanIdFromLongPoll(res.headers.get('last-modified'), res.headers.get('etag')) : '';
-        for (const f of this.decode(body, id)) ctx.onFrame(f);
-      }
-    };
-    void loop();
-    return () => {
-      if (openTimer !== null) clearTimeout(openTimer);
-      openTimer = null;
-      controller.abort();
-    };
-  }
-}
-
-interface TransportContext {
-  onOpen(): void;
-  onFrame(frame: DecodedFrame): void;
-  onEnd(ending: Omit<Ending, 'wasOpen'>): void;
-  isCurrent(): boolean;
 }

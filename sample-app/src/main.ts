@@ -56,8 +56,11 @@ async function bootstrap(): Promise<void> {
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
 
   const clientDir = browserClientDir();
-  if (clientDir) app.useStaticAssets(clientDir, { prefix: '/assets/push-stream/' });
-  else logger.error('nestjs-push-stream/browser not found: build the package (npm run build)');
+  if (clientDir) {
+    app.useStaticAssets(clientDir, { prefix: '/assets/push-stream/' });
+    // The client imports ../shared/ (dist/shared, next to dist/browser): serve it where that resolves.
+    app.useStaticAssets(join(clientDir, '..', 'shared'), { prefix: '/assets/shared/' });
+  } else logger.error('nestjs-push-stream/browser not found: build the package (npm run build)');
   app.useStaticAssets(PUBLIC_DIR);
 
   app.enableShutdownHooks();

@@ -4,8 +4,9 @@
  * endpoint that replays the recorded frames of test/fixtures/push-stream-wire (the dialect's
  * unit-level check: exact frames, exact resume URLs).
  *
- * The client is compiled from lib/browser into a temporary folder (same compiler, plain ES module)
- * and served, with a test page, by a tiny node:http "app" that also answers nginx's auth_request.
+ * The client is compiled from lib/browser (with the lib/shared module it imports) into a temporary
+ * folder laid out as dist/ (same compiler, plain ES modules) and served, with a test page, by a
+ * tiny node:http "app" that also answers nginx's auth_request.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -78,7 +79,7 @@ interface Log {
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>browser client e2e</title>
 <script type="module">
-import { PushStreamClient } from '/__client/push-stream-client.js';
+import { PushStreamClient } from '/__client/browser/push-stream-client.js';
 window.clients = [];
 window.start = (opts) => {
   const c = new PushStreamClient(opts);
@@ -150,7 +151,8 @@ describe('PushStreamClient in Chromium', () => {
     clientDir = await mkdtemp(join(tmpdir(), 'push-stream-browser-client-'));
     await run(process.execPath, [
       join(ROOT, 'node_modules/typescript/bin/tsc'),
-      '--outDir', clientDir, '--rootDir', join(ROOT, 'lib/browser'),
+      // rootDir lib, as the package build: the client imports ../shared/ (served under /__client/ too).
+      '--outDir', clientDir, '--rootDir', join(ROOT, 'lib'),
       '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--lib', 'ES2022,DOM',
       '--ignoreConfig', '--strict', '--skipLibCheck', '--types', 'node', '--noImplicitOverride',
       join(ROOT, 'lib/browser/push-stream-client.ts'),

@@ -1,25 +1,5 @@
 import fc from 'fast-check';
-import { backoffDelay } from '../../../lib/browser/backoff.js';
 import { ResumeTracker } from '../../../lib/browser/resume-tracker.js';
-
-describe('backoffDelay', () => {
-  it('grows exponentially within [step/2, step], capped', () => {
-    const opts = { minDelayMs: 500, maxDelayMs: 10_000 };
-    expect(backoffDelay(0, opts, () => 0)).toBe(250);
-    expect(backoffDelay(0, opts, () => 1)).toBe(500);
-    expect(backoffDelay(3, opts, () => 1)).toBe(4000);
-    expect(backoffDelay(10, opts, () => 1)).toBe(10_000);
-    expect(backoffDelay(1000, opts, () => 0.5)).toBe(7500);
-  });
-  it('always between min/2 and max', () => {
-    fc.assert(
-      fc.property(fc.nat(100), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 60000 }), (n, r, min, extra) => {
-        const d = backoffDelay(n, { minDelayMs: min, maxDelayMs: min + extra }, () => r);
-        return d >= Math.floor(min / 2) && d <= min + extra;
-      }),
-    );
-  });
-});
 
 describe('ResumeTracker push-stream', () => {
   const msg = (channel: string, time: string, tag: number, id = '1') => ({ channel, id, time, tag });
@@ -104,5 +84,30 @@ describe('ResumeTracker nchan', () => {
     expect(t.accept({ channel: 'a', id: '1795619300:3', eventId: 'e-2', data: 1 })).toBe(true);
     expect(t.accept({ channel: 'a', id: '1795619300:4', eventId: '', data: 1 })).toBe(true);
     expect(t.accept({ channel: 'a', id: '1795619300:5', eventId: '', data: 1 })).toBe(true);
+  });
+});
+
+describe('ResumeTracker, server-neutral part', () => {
+  it('push-stream: after a resumed connection an older-looking message is delivered unless it is exactly one seen', () => {
+    const t = new ResumeTracker('push-stream');
+    const m = (tag: number, data: unknown) => ({ channel: 'a', id: String(tag), time: 'Tue, 24 Nov 2026 19:24:06 GMT', tag, data });
+    t.startConnection();
+    expect(t.accept(m(5, 'five'))).toBe(true);
+    expect(t.accept(m(1, 'old'))).toBe(false); // not resumed: older than the channel's last
+    t.startConnection(); // carries ?tag=5&time=...
+    expect(t.accept(m(1, 'restarted store'))).toBe(true);
+    expect(t.accept(m(5, 'five'))).toBe(false);
+  });
+
+  it('has(): a channel counts as joined once a message with a position or an event id came', () => {
+    const t = new ResumeTracker('nchan');
+    expect(t.accept({ channel: 'a', id: '' })).toBe(true);
+    expect(t.has('a')).toBe(false);
+    expect(t.accept({ channel: 'a', id: '', eventId: 'e1' })).toBe(true);
+    expect(t.has('a')).toBe(true);
+  });
+
+  it('refuses an unknown server', () => {
+    expect(() => new ResumeTracker('redis' as never)).toThrow(TypeError);
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * The one interface between the server-neutral client (push-stream-client.ts, transports/) and a
+ * server: everything that differs between the Push Stream Module and Nchan sits behind it, in
+ * push-stream.dialect.ts and nchan.dialect.ts (picked in index.ts). Types only.
+ */
+import type { DecodedFrame, DecodedMessage } from '../decode-message.js';
+
+export type PushStreamServerKind = 'nchan' | 'push-stream';
+
+/** What a transport knows of a frame besides its body. */
+export interface FrameMeta {
+  /** The server's message id from outside the body (SSE `id:`, ws+meta `id:`, long-poll headers); '' if none. */
+  id: string;
+  /** The `event:` line (SSE named event, ws+meta header); '' if none. */
+  eventType: string;
+}
+
+/** A message's place in its channel, comparable with `after()` within one server. */
+export interface ResumePosition {
+  /** push-stream: time in ms; Nchan: time in s. */
+  time: number;
+  tag: number;
+}
+
+/** What ResumeTracker reads of a message. */
+export type TrackedMessage = Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown; eventId?: string };
+
+/** The server's half of ResumeTracker: where each channel is, and how a reconnect resumes. */
+export interface ResumePositions {
+  /** The message's position in its channel, or null when the server gave it none. */
+  positionOf(message: TrackedMessage): ResumePosition | null;
+  /**
+   * Records a message at `position` that is not a repeat of a delivered one; false drops it as
+   * older than what its channel delivered. `resumed`: the connection carried a resume position.
+   */
+  advance(message: TrackedMessage, position: ResumePosition, resumed: boolean): boolean;
+  /** Query arguments that resume after the last message; empty before any message. */
+  resumeQuery(): Record<string, string>;
+  /** Before a reconnect. */
+  forgetPosition(): void;
+  /** The set of subscribed channels changed (one was deleted). */
+  channelsChanged(): void;
+}
+
+/** What the status of a long-poll answer means. */
+export type LongPollAnswer =
+  /** The body holds messages. */
+  | 'messages'
+  /** No message, the subscription is fine: poll again after a pause. */
+  | 'no-message'
+  /** The subscription ended (the status is reported, 401/403 as a denial). */
+  | 'ended';
+
+/** The headers of a long-poll answer (a fetch `Headers`). */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+export interface BrowserServerDialect {
+  readonly kind: PushStreamServerKind;
+
+  /**
+   * Throws a RangeError naming the server's limit when nginx would refuse this set of (valid,
+   * de-duplicated) channel names even after the application approved it.
+   */
+  assertSubscribable(channels: readonly string[]): void;
+
+  /**
+   * The channel part of a subscriber URL. `history(channel)` is the `backtrack` option of a channel
+   * not yet joined (undefined otherwise): servers that cannot ask for history ignore it.
+   */
+  subscriberPath(channels: readonly string[], history: (channel: string) => number | undefined): string;
+
+  /** Fresh resume bookkeeping for one client. */
+  createResumePositions(): ResumePositions;
+
+  /** The WebSocket subprotocol to ask for, if any. */
+  readonly webSocketProtocol: string | undefined;
+
+  /** Decodes a body (EventSource data, long-poll body, WebSocket frame data) of a subscription to `channels`. */
+  decode(raw: string, meta: FrameMeta, channels: readonly string[]): DecodedFrame[];
+
+  /** Decodes one WebSocket text frame; `protocol` is the subprotocol the server agreed to ('' if none). */
+  decodeWebSocketFrame(data: string, protocol: string, channels: readonly string[]): DecodedFrame[];
+
+  longPollAnswer(status: number): LongPollAnswer;
+
+  /** The message id a long-poll answer carries outside its body. */
+  longPollMeta(headers: HeaderReader): FrameMeta;
+
+  /**
+   * After the channel-deleted notice of a subscribed channel: true when the server keeps serving
+   * that channel to the open subscription, so the client must subscribe again without it.
+   */
+  readonly resubscribeAfterChannelDeleted: boolean;
+}
+

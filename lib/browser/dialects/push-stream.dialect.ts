@@ -1,0 +1,159 @@
+/**
+ * Everything the browser client does differently for the Nginx Push Stream Module (0.6.0, with
+ * nginx/push-stream.conf.template): URLs with `.bN` history and `?tag=&time=` resume, the JSON
+ * message template, its pings and channel-deleted notices, and the module's limits.
+ */
+import { CHANNEL_DELETED_MESSAGE_ID, PING_MESSAGE_ID } from '../../shared/push-stream-protocol.js';
+import { isRecord, num, splitJsonObjects, str, type DecodedFrame, type DecodedMessage } from '../decode-message.js';
+import type {
+  BrowserServerDialect,
+  FrameMeta,
+  HeaderReader,
+  LongPollAnswer,
+  ResumePosition,
+  ResumePositions,
+  TrackedMessage,
+} from './browser-server-dialect.js';
+
+/** The module splits a subscriber path on "/" (not configurable). */
+const CHANNEL_DELIMITER = '/';
+
+/** push_stream_max_channel_id_length of the shipped config: the module refuses (400) any longer id. */
+export const PUSH_STREAM_MAX_CHANNEL_ID_LENGTH = 128;
+
+/**
+ * Decodes one push-stream message rendered by the repository's template
+ * `{"id":~id~,"channel":"~channel~","text":~text~,"eventid":"~event-id~","type":"~event-type~","time":"~time~","tag":~tag~}`
+ * (shorter templates with a subset of these fields decode too). Pings (id -1) and the channel-deleted
+ * notice (id -2) are recognised in both shapes: valid JSON (`"text":""`, `"text":"Channel deleted"`,
+ * with the shipped `push_stream_ping_message_text` / `push_stream_channel_deleted_message_text`) and
+ * the module's defaults that older configs still send (`"text":,`, `"text":Channel deleted`), which
+ * are not JSON.
+ */
+export function decodePushStreamMessage(raw: string): DecodedFrame {
+  const text = raw.trim();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    const id = /"id"\s*:\s*(-?\d+)/.exec(text);
+    const channel = /"channel"\s*:\s*"([^"]*)"/.exec(text);
+    if (id && Number(id[1]) === CHANNEL_DELETED_MESSAGE_ID && channel) return { kind: 'channel-deleted', channel: channel[1] };
+    if (id && Number(id[1]) === PING_MESSAGE_ID) return { kind: 'ping' };
+    return { kind: 'invalid', raw, reason: 'not JSON (is ~text~ in the template fed non-JSON?)' };
+  }
+  if (!isRecord(parsed)) return { kind: 'invalid', raw, reason: 'not a JSON object' };
+  const id = num(parsed.id);
+  if (id === PING_MESSAGE_ID) return { kind: 'ping' };
+  if (id === CHANNEL_DELETED_MESSAGE_ID) return { kind: 'channel-deleted', channel: str(parsed.channel) };
+  if (typeof parsed.channel !== 'string' || !('text' in parsed)) {
+    return { kind: 'invalid', raw, reason: 'not a push-stream template message (no channel/text)' };
+  }
+  const message: DecodedMessage = {
+    kind: 'message',
+    channel: parsed.channel,
+    data: parsed.text,
+    eventId: str(parsed.eventid),
+    eventType: str(parsed.type),
+    id: id === undefined ? '' : String(id),
+  };
+  if (typeof parsed.time === 'string' && parsed.time !== '') message.time = parsed.time;
+  const tag = num(parsed.tag);
+  if (tag !== undefined) message.tag = tag;
+  return message;
+}
+
+function after(a: ResumePosition, b: ResumePosition): boolean {
+  return a.time > b.time || (a.time === b.time && a.tag > b.tag);
+}
+
+/**
+ * Position = (`time`, `tag`) of the template. A reconnect resumes with `?tag=&time=` of the newest
+ * message received on any channel (the module compares every channel with it). Without a resume
+ * position (first join, `.bN` history) what is not newer than what a channel delivered is dropped;
+ * with one, an older id is delivered unless it is exactly a message seen (the store started again).
+ */
+class PushStreamPositions implements ResumePositions {
+  private readonly positions = new Map<string, ResumePosition>();
+  private newest: { position: ResumePosition; time: string; tag: number } | null = null;
+
+  positionOf(message: TrackedMessage): ResumePosition | null {
+    if (message.time === undefined || message.tag === undefined) return null;
+    const ms = Date.parse(message.time);
+    return Number.isNaN(ms) ? null : { time: ms, tag: message.tag };
+  }
+
+  advance(message: TrackedMessage, position: ResumePosition, resumed: boolean): boolean {
+    const previous = this.positions.get(message.channel);
+    if (previous && !after(position, previous) && !resumed) return false;
+    this.positions.set(message.channel, position);
+    if (message.time !== undefined && message.tag !== undefined && (!this.newest || after(position, this.newest.position))) {
+      this.newest = { position, time: message.time, tag: message.tag };
+    }
+    return true;
+  }
+
+  resumeQuery(): Record<string, string> {
+    return this.newest ? { tag: String(this.newest.tag), time: this.newest.time } : {};
+  }
+
+  /** The module's store survives reloads: a reconnect keeps its position. */
+  forgetPosition(): void {}
+
+  /** One tag/time pair covers every channel: nothing to redo. */
+  channelsChanged(): void {}
+}
+
+export class PushStreamBrowserDialect implements BrowserServerDialect {
+  readonly kind = 'push-stream' as const;
+  readonly webSocketProtocol = undefined;
+  /** The module drops the deleted channel from the connection and keeps it open for the others. */
+  readonly resubscribeAfterChannelDeleted = false;
+
+  assertSubscribable(channels: readonly string[]): void {
+    const long = channels.find((c) => c.length > PUSH_STREAM_MAX_CHANNEL_ID_LENGTH);
+    if (long !== undefined) {
+      throw new RangeError(
+        `PushStreamClient: channel ${JSON.stringify(long.slice(0, 40))}… has ${long.length} characters; the Push Stream Module refuses ids ` +
+          `longer than ${PUSH_STREAM_MAX_CHANNEL_ID_LENGTH} (push_stream_max_channel_id_length)`,
+      );
+    }
+  }
+
+  subscriberPath(channels: readonly string[], history: (channel: string) => number | undefined): string {
+    return channels
+      .map((c) => {
+        const n = history(c);
+        return n && n > 0 ? `${c}.b${Math.floor(n)}` : c;
+      })
+      .join(CHANNEL_DELIMITER);
+  }
+
+  createResumePositions(): ResumePositions {
+    return new PushStreamPositions();
+  }
+
+  /** Stream mode and long polling may carry several template objects in one body. */
+  decode(raw: string): DecodedFrame[] {
+    const { objects, rest } = splitJsonObjects(raw);
+    const all = rest.trim() ? [...objects, rest] : objects;
+    return all.map((o) => decodePushStreamMessage(o));
+  }
+
+  /** One template message per frame; the id is in the body. */
+  decodeWebSocketFrame(data: string): DecodedFrame[] {
+    return this.decode(data);
+  }
+
+  longPollAnswer(status: number): LongPollAnswer {
+    if (status === 200) return 'messages';
+    // The module answers every waiting poll with 304 when nginx reloads (and when a poll times out).
+    if (status === 304) return 'no-message';
+    return 'ended';
+  }
+
+  /** The id, time and tag are in the template; Etag/Last-Modified only repeat them. */
+  longPollMeta(_headers: HeaderReader): FrameMeta {
+    return { id: '', eventType: '' };
+  }
+}

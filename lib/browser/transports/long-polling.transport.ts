@@ -1,0 +1,56 @@
+import { errorReason, hasGlobal, type Transport, type TransportContext } from './transport.js';
+
+/** A long poll still pending after this long counts as an open subscription. */
+const LONGPOLL_OPEN_AFTER_MS = 1000;
+
+export const longPollingTransport: Transport = {
+  name: 'longpolling',
+  available: () => hasGlobal('fetch'),
+  open(ctx: TransportContext): () => void {
+    const controller = new AbortController();
+    let openTimer: ReturnType<typeof setTimeout> | null = setTimeout(() => ctx.onOpen(), LONGPOLL_OPEN_AFTER_MS);
+    const loop = async (): Promise<void> => {
+      while (ctx.isCurrent()) {
+        let res: Response;
+        try {
+          // A new URL for every poll: the resume position moves from answer to answer.
+          res = await fetch(ctx.url(), {
+            method: 'GET',
+            cache: 'no-store',
+            credentials: ctx.withCredentials ? 'include' : 'same-origin',
+            signal: controller.signal,
+          });
+        } catch (err) {
+          if (ctx.isCurrent()) ctx.onEnd({ reason: errorReason(err) });
+          return;
+        }
+        if (!ctx.isCurrent()) return;
+        const answer = ctx.dialect.longPollAnswer(res.status);
+        if (answer === 'no-message') {
+          ctx.onOpen();
+          await new Promise((resolve) => setTimeout(resolve, ctx.noMessagePauseMs()));
+          continue;
+        }
+        if (answer === 'ended') {
+          void res.body?.cancel().catch(() => undefined);
+          ctx.onEnd({ status: res.status, reason: `HTTP ${res.status}` });
+          return;
+        }
+        const body = await res.text().catch(() => null);
+        if (!ctx.isCurrent()) return;
+        if (body === null) {
+          ctx.onEnd({ reason: 'long-poll body interrupted' });
+          return;
+        }
+        ctx.onOpen();
+        for (const f of ctx.dialect.decode(body, ctx.dialect.longPollMeta(res.headers), ctx.channels())) ctx.onFrame(f);
+      }
+    };
+    void loop();
+    return () => {
+      if (openTimer !== null) clearTimeout(openTimer);
+      openTimer = null;
+      controller.abort();
+    };
+  },
+};

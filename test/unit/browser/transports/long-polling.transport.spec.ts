@@ -1,0 +1,82 @@
+import { jest } from '@jest/globals';
+import { longPollingTransport } from '../../../../lib/browser/transports/long-polling.transport.js';
+import { fakeContext, recordingDialect } from './fake-context.js';
+
+const globals = globalThis as Record<string, unknown>;
+const savedFetch = globals.fetch;
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => {
+  jest.useRealTimers();
+  globals.fetch = savedFetch;
+});
+
+/** fetch answering from `answers` in turn, then pending until aborted. */
+function fakeFetch(answers: Array<() => Response>) {
+  const fetch = jest.fn((_url: string, init?: RequestInit) => {
+    const next = answers.shift();
+    if (next) return Promise.resolve(next());
+    return new Promise<Response>((_resolve, reject) => {
+      init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+    });
+  });
+  globals.fetch = fetch;
+  return fetch;
+}
+
+describe('longPollingTransport (server-neutral: statuses and ids come from the dialect)', () => {
+  it('decodes a 200 body with the meta the dialect reads from the headers, and polls again with a new URL', async () => {
+    const { dialect, calls } = recordingDialect();
+    const fetch = fakeFetch([() => new Response('body-1', { status: 200, headers: { 'x-id': 'id-1' } })]);
+    const ctx = fakeContext(dialect);
+    const stop = longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(calls.decode).toEqual([['body-1', { id: 'id-1', eventType: '' }, ['c']]]);
+    expect(ctx.onOpen).toHaveBeenCalled();
+    expect(ctx.onFrame).toHaveBeenCalledTimes(1);
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(ctx.url).toHaveBeenCalledTimes(2);
+    // The client retires the attempt (isCurrent() false) before stopping it: the abort is not an end.
+    ctx.isCurrent.mockReturnValue(false);
+    stop();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(ctx.onEnd).not.toHaveBeenCalled();
+  });
+
+  it('"no-message": open, pause noMessagePauseMs, poll again', async () => {
+    const { dialect } = recordingDialect();
+    const fetch = fakeFetch([() => new Response(null, { status: 299 })]);
+    const ctx = fakeContext(dialect, { pauseMs: 250 });
+    const stop = longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(ctx.onOpen).toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(249);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(fetch).toHaveBeenCalledTimes(2);
+    stop();
+  });
+
+  it('"ended": reports the status and stops polling', async () => {
+    const { dialect } = recordingDialect();
+    const fetch = fakeFetch([() => new Response('refused', { status: 403 })]);
+    const ctx = fakeContext(dialect);
+    longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(ctx.onEnd).toHaveBeenCalledWith({ status: 403, reason: 'HTTP 403' });
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(ctx.onOpen).not.toHaveBeenCalled();
+  });
+
+  it('a poll pending for 1 s counts as open', async () => {
+    const { dialect } = recordingDialect();
+    fakeFetch([]);
+    const ctx = fakeContext(dialect);
+    const stop = longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(ctx.onOpen).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(ctx.onOpen).toHaveBeenCalledTimes(1);
+    stop();
+  });
+});
