@@ -7,6 +7,12 @@ import { recordIssuedPage } from './issued-pages.js';
 
 /** Length of a session token in hex characters: 128 bits of HMAC-SHA256. */
 const SESSION_TOKEN_LENGTH = 32;
+/**
+ * Label of the key session tokens are made with: HMAC-SHA256(secret, label). express-session signs
+ * its cookie with HMAC-SHA256(secret, session id); keyed with the secret itself, a token would be
+ * the first 16 bytes of that signature whenever an application used one value for both secrets.
+ */
+export const SESSION_TOKEN_KEY_LABEL = 'nestjs-push-stream session channel token v1';
 const SESSION_TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${SESSION_TOKEN_LENGTH}}$`);
 
 /**
@@ -17,12 +23,13 @@ const SESSION_TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${SESSION_TOKEN_LENGTH}}$`);
  */
 export class PushStreamChannels {
   readonly prefix: string;
-  private readonly secret: string;
+  /** Derived from `secret`, never the secret itself (see SESSION_TOKEN_KEY_LABEL). */
+  private readonly sessionKey: Buffer;
   private readonly maxLength: number;
 
   constructor(options: Pick<ResolvedPushStreamOptions, 'prefix' | 'secret' | 'maxChannelNameLength'>) {
     this.prefix = options.prefix;
-    this.secret = options.secret;
+    this.sessionKey = createHmac('sha256', options.secret).update(SESSION_TOKEN_KEY_LABEL, 'utf8').digest();
     this.maxLength = options.maxChannelNameLength;
   }
 
@@ -99,9 +106,13 @@ export class PushStreamChannels {
     return name;
   }
 
-  /** HMAC-SHA256 of the session id under the configured secret, hex, 128 bits. */
+  /**
+   * HMAC-SHA256 of the session id, hex, 128 bits, under a key derived from the configured secret
+   * (HMAC-SHA256(secret, SESSION_TOKEN_KEY_LABEL)). Not a name for anything the user sees: it is
+   * the capability to read the session's channel.
+   */
   sessionToken(sessionId: string): string {
-    return createHmac('sha256', this.secret).update(sessionId, 'utf8').digest('hex').slice(0, SESSION_TOKEN_LENGTH);
+    return createHmac('sha256', this.sessionKey).update(sessionId, 'utf8').digest('hex').slice(0, SESSION_TOKEN_LENGTH);
   }
 
   /** Constant-time check that `token` is the session token of `sessionId`. */

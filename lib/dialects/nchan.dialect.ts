@@ -70,6 +70,16 @@ export class NchanDialect implements PushStreamDialect {
     return res.status !== this.notFoundStatus;
   }
 
+  // Measured on Nchan 1.3.6: a subscriber of a/b is closed when a alone is deleted, in every
+  // transport (WebSocket 1001 "410 Gone", EventSource ":410:" then end, stream end, long poll 410).
+  readonly deleteClosesConnections = true;
+
+  revokeRequest(publisherUrl: string, channel: string): DialectRequest {
+    // No in-band notice: the browser client takes the bare 410 for a reload and subscribes again
+    // with every channel, so the auth endpoint decides again (a notice would make it drop the channel).
+    return this.deleteRequest(publisherUrl, channel);
+  }
+
   statsRequest(statsUrl: string): DialectRequest {
     return { method: 'GET', url: statsUrl, headers: {} };
   }

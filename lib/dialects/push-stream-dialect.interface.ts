@@ -34,6 +34,20 @@ export interface PushStreamDialect {
   /** false when the channel did not exist. */
   parseDelete(channel: string, res: PushStreamHttpResponse): boolean;
 
+  /**
+   * Deletes a channel to end its subscriptions (PushStreamService.revokeSession/revokeUser); its
+   * answer is read with parseDelete. Unlike deleteChannel no in-band notice is published first:
+   * subscribers should take it for a restart, subscribe again and be asked again.
+   */
+  revokeRequest(publisherUrl: string, channel: string): DialectRequest;
+  /**
+   * Whether deleting a channel closes every subscriber connection that named it, whatever other
+   * channels the connection also holds (Nchan: yes, in every transport). The Push Stream Module
+   * only removes the channel from a WebSocket, EventSource or stream connection that holds other
+   * channels too; it answers a waiting long poll.
+   */
+  readonly deleteClosesConnections: boolean;
+
   statsRequest(statsUrl: string): DialectRequest;
   parseStats(res: PushStreamHttpResponse): ServerStats;
 

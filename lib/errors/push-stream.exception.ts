@@ -1,3 +1,29 @@
+/**
+ * `text` with the credentials of every URL in it replaced by `***`:
+ * `http://admin:secret@nginx:9081/pub` becomes `http://***@nginx:9081/pub`. Error messages name
+ * URLs, and messages end up in logs and HTTP answers; a publisher URL may carry a password for a
+ * proxy in front of nginx. Works on text that is not a valid URL too (config errors echo it).
+ */
+export function redactUrl(text: string): string {
+  // userinfo is everything up to the last "@" before the path, query, fragment or whitespace.
+  return String(text).replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/?#]*@/g, '$1***@');
+}
+
+/**
+ * A transport error as the cause of ours, without credentials: an HTTP client's error may carry
+ * the request URL or its whole config (axios keeps `config.url` and `config.auth`), and a cause is
+ * printed with the error by loggers. Keeps the name, code and (redacted) message and stack.
+ */
+function redactedCause(cause: unknown): Error {
+  if (!(cause instanceof Error)) return new Error(redactUrl(String(cause)));
+  const copy = new Error(redactUrl(cause.message)) as NodeJS.ErrnoException;
+  copy.name = cause.name;
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code !== undefined) copy.code = code;
+  if (cause.stack !== undefined) copy.stack = redactUrl(cause.stack);
+  return copy;
+}
+
 /** Base class of every error the library throws: catch this one to catch them all. */
 export class PushStreamError extends Error {
   /** True when the same request may succeed if sent again (connection refused, timeout, 5xx). */
@@ -67,14 +93,14 @@ export class PushStreamHttpError extends PushStreamError {
 export class PushStreamConnectionError extends PushStreamError {
   constructor(url: string, cause: unknown) {
     const detail = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
-    super(`Cannot reach nginx at ${url}: ${detail}`, { retryable: true, cause });
+    super(`Cannot reach nginx at ${redactUrl(url)}: ${redactUrl(detail)}`, { retryable: true, cause: redactedCause(cause) });
   }
 }
 
 /** nginx did not answer within publishTimeoutMs. Retryable. */
 export class PushStreamTimeoutError extends PushStreamError {
   constructor(url: string, timeoutMs: number) {
-    super(`nginx at ${url} did not answer within ${timeoutMs} ms`, { retryable: true });
+    super(`nginx at ${redactUrl(url)} did not answer within ${timeoutMs} ms`, { retryable: true });
   }
 }
 

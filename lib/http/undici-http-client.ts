@@ -15,7 +15,7 @@ export interface UndiciHttpClientOptions {
 @Injectable()
 export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
   private readonly agent: Agent;
-  private readonly parsed = new Map<string, { origin: string; pathname: string }>();
+  private readonly parsed = new Map<string, { origin: string; pathname: string; authorization?: string }>();
 
   constructor(options: UndiciHttpClientOptions = {}) {
     this.agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
@@ -47,12 +47,12 @@ export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
     try {
       // agent.request with origin and path: the top-level request(url) re-parses and re-checks
       // options on every call, which showed in the publish benchmark.
-      const { origin, path } = this.target(req.url);
+      const { origin, path, authorization } = this.target(req.url);
       const res = await this.agent.request({
         origin,
         path,
         method: req.method,
-        headers: req.headers,
+        headers: authorization === undefined || 'authorization' in req.headers ? req.headers : { ...req.headers, authorization },
         body: req.body,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
@@ -69,17 +69,25 @@ export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
     }
   }
 
-  /** Origin and path of `url`; the part before "?" (a few publisher and stats URLs) is parsed once. */
-  private target(url: string): { origin: string; path: string } {
+  /**
+   * Origin, path and Basic credentials of `url`; the part before "?" (a few publisher and stats
+   * URLs) is parsed once. Credentials in the URL (`http://user:pass@proxy/pub`) become an
+   * Authorization header, as axios and curl do: an origin never carries them.
+   */
+  private target(url: string): { origin: string; path: string; authorization?: string } {
     const q = url.indexOf('?');
     const base = q === -1 ? url : url.slice(0, q);
     let parsed = this.parsed.get(base);
     if (parsed === undefined) {
       const u = new URL(base);
-      parsed = { origin: u.origin, pathname: u.pathname };
+      const authorization =
+        u.username === '' && u.password === ''
+          ? undefined
+          : `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`, 'utf8').toString('base64')}`;
+      parsed = { origin: u.origin, pathname: u.pathname, authorization };
       if (this.parsed.size < 64) this.parsed.set(base, parsed);
     }
-    return { origin: parsed.origin, path: q === -1 ? parsed.pathname : parsed.pathname + url.slice(q) };
+    return { origin: parsed.origin, path: q === -1 ? parsed.pathname : parsed.pathname + url.slice(q), authorization: parsed.authorization };
   }
 
   async onModuleDestroy(): Promise<void> {

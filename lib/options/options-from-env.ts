@@ -10,6 +10,15 @@ function intVar(env: Env, name: string): number | undefined {
   return Number(raw);
 }
 
+/** A TCP port: checked here so that 99999 is reported as a port, not as a broken URL. */
+function portVar(env: Env, name: string): number | undefined {
+  const port = intVar(env, name);
+  if (port !== undefined && (port < 1 || port > 65535)) {
+    throw new PushStreamConfigError(name, `must be a port number, 1-65535, got ${port}`);
+  }
+  return port;
+}
+
 /**
  * Maps the seed package's NGINX_PUSH_STREAM_* environment variables to module options.
  * The result still goes through the module's validation, so a bad value names its field.
@@ -30,7 +39,7 @@ export function pushStreamOptionsFromEnv(env: Env = process.env): PushStreamModu
   const pubUrl = v('PUB_URL');
   const publisherUrl = pubUrl
     ? pubUrl.split(',').map((u) => u.trim()).filter(Boolean)
-    : `${protocol}://${v('PUB_HOST') ?? '127.0.0.1'}:${intVar(env, 'NGINX_PUSH_STREAM_PUB_PORT') ?? 9081}${v('PUB_ENDPOINT') ?? '/pub'}`;
+    : `${protocol}://${v('PUB_HOST') ?? '127.0.0.1'}:${portVar(env, 'NGINX_PUSH_STREAM_PUB_PORT') ?? 9081}${v('PUB_ENDPOINT') ?? '/pub'}`;
   const subHost = v('SUB_HOST');
   const subProtocol = v('SUB_PROTOCOL') ?? protocol;
   const retryAttempts = intVar(env, 'NGINX_PUSH_STREAM_RETRY_ATTEMPTS');
@@ -39,7 +48,7 @@ export function pushStreamOptionsFromEnv(env: Env = process.env): PushStreamModu
     publisherUrl,
     statsUrl: v('STATS_URL'),
     subscriber: subHost
-      ? { host: subHost, port: intVar(env, 'NGINX_PUSH_STREAM_SUB_PORT'), protocol: subProtocol as 'http' | 'https' }
+      ? { host: subHost, port: portVar(env, 'NGINX_PUSH_STREAM_SUB_PORT'), protocol: subProtocol as 'http' | 'https' }
       : undefined,
     prefix: v('PUB_PREFIX'),
     secret: v('SECRET') as string,

@@ -1,4 +1,4 @@
-import { PushStreamConfigError } from '../errors/push-stream.exception.js';
+import { PushStreamConfigError, redactUrl } from '../errors/push-stream.exception.js';
 import type {
   PushStreamModuleOptions,
   ResolvedPushStreamOptions,
@@ -28,7 +28,12 @@ function httpUrl(field: string, value: unknown): string {
   try {
     url = new URL(value);
   } catch {
-    throw new PushStreamConfigError(field, `${JSON.stringify(value)} is not a URL`);
+    // The URL parser refuses a port over 65535 as a whole: say which part is wrong.
+    const port = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^/?#]*@)?(?:\[[^\]]*\]|[^/?#:]*):(\d+)(?:[/?#]|$)/.exec(value)?.[1];
+    if (port !== undefined && Number(port) > 65535) {
+      throw new PushStreamConfigError(field, `port must be 1-65535, got ${port} in ${JSON.stringify(redactUrl(value))}`);
+    }
+    throw new PushStreamConfigError(field, `${JSON.stringify(redactUrl(value))} is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new PushStreamConfigError(field, `protocol must be http or https, got ${url.protocol}`);

@@ -13,23 +13,34 @@ import {
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
+  PushStreamError,
   PushStreamHttpError,
+  redactUrl,
 } from '../errors/push-stream.exception.js';
 import type { PushStreamHttpClient, PushStreamHttpResponse } from '../http/http-client.interface.js';
-import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
+import type { ResolvedPushStreamOptions, RetryPolicy } from '../options/push-stream-options.interface.js';
 import {
   PUSH_STREAM_DIALECT,
   PUSH_STREAM_HTTP_CLIENT,
   PUSH_STREAM_RESOLVED_OPTIONS,
   PUSH_STREAM_SLEEP,
 } from '../push-stream.constants.js';
+import type { HealthCheck, HealthOptions, HealthReport, HealthWorker } from './health.interface.js';
 import { type Sleep, withRetry } from './retry.js';
+import type { RevocationResult } from './revocation.interface.js';
 import type { SubscriberUrlOptions, SubscriberUrls } from './subscriber-urls.interface.js';
 
 /** Event ids and types go into headers and, raw, into push-stream's JSON templates. */
 const EVENT_FIELD = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** Nchan multiplexes at most 255 channels per request; push-stream has no lower limit that matters. */
 const MAX_CHANNELS_PER_REQUEST = 255;
+/**
+ * Channels health() asks about, `<prefix>__health__<n>`. On Nchan every channel has an owner
+ * worker (a hash of its name modulo the worker count), so this many names reach every worker of
+ * any usual count. An info request does not create the channel.
+ */
+const HEALTH_PROBE_CHANNELS = 16;
+const NO_RETRY: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 
 /**
  * Publishes messages and manages channels on nginx. Every channel name is validated and every
@@ -98,6 +109,58 @@ export class PushStreamService {
     return deleted.some(Boolean);
   }
 
+  /**
+   * Ends the subscriptions of one session: deletes its `__session__` channel on every publisher.
+   * Call it after the session itself is gone (logout, `req.session.destroy` / `regenerate`), so
+   * that a client subscribing again is refused. What it reaches differs by server: see
+   * RevocationResult.connectionsClosed and the README's Security section. Errors as deleteChannel.
+   */
+  async revokeSession(sessionId: string): Promise<RevocationResult> {
+    return this.revoke(this.channels.session(sessionId));
+  }
+
+  /**
+   * Ends the subscriptions of one user, in every session: deletes `__user__<id>` on every
+   * publisher. On Nchan the user's other pages are closed too; the browser client subscribes again
+   * at once and is let back in while its session is still logged in.
+   */
+  async revokeUser(userId: string | number): Promise<RevocationResult> {
+    return this.revoke(this.channels.user(userId));
+  }
+
+  /**
+   * Probes nginx and says which check failed, without throwing: the stats location, and on every
+   * publisher the channel information of a few probe channels (see HealthCheckName), all at once,
+   * each request bounded by `timeoutMs` and never retried. Resolves within about `timeoutMs`.
+   */
+  async health(options: HealthOptions = {}): Promise<HealthReport> {
+    const timeoutMs = options.timeoutMs ?? this.options.publishTimeoutMs;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      throw new PushStreamConfigError('timeoutMs', `health() needs a whole number of milliseconds >= 1, got ${JSON.stringify(timeoutMs)}`);
+    }
+    const bounded = { timeoutMs, retry: NO_RETRY };
+    let workers: HealthWorker[] | undefined;
+    const stats = this.check('stats', this.options.statsUrl, async () => {
+      const res = await this.send(this.dialect.statsRequest(this.options.statsUrl), 'stats', [], false, bounded);
+      workers = healthWorkers(this.dialect.parseStats(res).raw.by_worker);
+    });
+    const probes = Array.from({ length: HEALTH_PROBE_CHANNELS }, (_, i) => this.channels.custom('health', i));
+    const infos = this.options.publisherUrls.map((url) =>
+      this.check('channel-info', url, async () => {
+        await Promise.all(
+          probes.map(async (name) => this.dialect.parseInfo(name, await this.send(this.dialect.infoRequest(url, name), 'health channel info', [name], true, bounded))),
+        );
+      }),
+    );
+    const checks = await Promise.all([stats, ...infos]);
+    return {
+      healthy: checks.every((c) => c.ok),
+      server: this.dialect.kind,
+      checks,
+      ...(workers === undefined ? {} : { workers }),
+    };
+  }
+
   /** Server-wide statistics from the stats location. */
   async stats(): Promise<ServerStats> {
     const res = await this.send(this.dialect.statsRequest(this.options.statsUrl), 'stats', []);
@@ -141,6 +204,25 @@ export class PushStreamService {
     return body;
   }
 
+  private async revoke(channel: string): Promise<RevocationResult> {
+    const existed = await this.onEveryServer(async (url) => {
+      const res = await this.send(this.dialect.revokeRequest(url, channel), 'revoke', [channel], true);
+      return this.dialect.parseDelete(channel, res);
+    });
+    return { channel, existed: existed.some(Boolean), connectionsClosed: this.dialect.deleteClosesConnections };
+  }
+
+  /** Runs one health check; any failure becomes the check's error (a non-library error is wrapped). */
+  private async check(name: HealthCheck['name'], url: string, probe: () => Promise<void>): Promise<HealthCheck> {
+    try {
+      await probe();
+      return { name, url: redactUrl(url), ok: true };
+    } catch (err) {
+      const error = err instanceof PushStreamError ? err : new PushStreamError(`${name}: ${redactUrl(String(err))}`);
+      return { name, url: redactUrl(url), ok: false, error };
+    }
+  }
+
   /** Runs `perServer` for every configured publisher; every server must succeed, or the first failure is thrown. */
   private async onEveryServer<T>(perServer: (publisherUrl: string) => Promise<T>): Promise<T[]> {
     // allSettled: a failure on one server must not leave another's rejection unhandled.
@@ -155,10 +237,11 @@ export class PushStreamService {
     operation: string,
     channels: readonly string[],
     notFoundIsAnswer = false,
+    policy: { timeoutMs: number; retry: RetryPolicy } = { timeoutMs: this.options.publishTimeoutMs, retry: this.options.retry },
   ): Promise<PushStreamHttpResponse> {
     return withRetry(
       async () => {
-        const res = await this.http.request({ ...req, timeoutMs: this.options.publishTimeoutMs });
+        const res = await this.http.request({ ...req, timeoutMs: policy.timeoutMs });
         const ok = (res.status >= 200 && res.status < 300) || (notFoundIsAnswer && res.status === this.dialect.notFoundStatus);
         if (!ok) {
           throw new PushStreamHttpError(operation, res.status, {
@@ -168,8 +251,22 @@ export class PushStreamService {
         }
         return res;
       },
-      this.options.retry,
+      policy.retry,
       this.sleep,
     );
   }
+}
+
+/** push-stream's `by_worker` list (pids are strings there), or undefined when absent or malformed. */
+function healthWorkers(raw: unknown): HealthWorker[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const workers: HealthWorker[] = [];
+  for (const entry of raw as unknown[]) {
+    if (entry === null || typeof entry !== 'object') return undefined;
+    const { pid, subscribers, uptime } = entry as Record<string, unknown>;
+    const nums = [pid, subscribers, uptime].map((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v));
+    if (!nums.every((n): n is number => typeof n === 'number' && Number.isFinite(n))) return undefined;
+    workers.push({ pid: nums[0], subscribers: nums[1], uptime: nums[2] });
+  }
+  return workers;
 }

@@ -5,6 +5,7 @@ import {
   isIssuedPage,
   MAX_ISSUED_PAGES_PER_SESSION,
   PushStreamChannels,
+  SESSION_TOKEN_KEY_LABEL,
 } from '../../lib/channels/index.js';
 import { InvalidChannelNameError, PushStreamError } from '../../lib/errors/index.js';
 
@@ -65,11 +66,25 @@ describe('session channels (HMAC token)', () => {
     expect(name).not.toContain(sessionId);
   });
 
-  it('is HMAC-SHA256 of the session id under the secret, 128 bits of hex, deterministic', () => {
-    const expected = createHmac('sha256', SECRET).update(sessionId, 'utf8').digest('hex').slice(0, 32);
+  it('is HMAC-SHA256 of the session id under a key derived from the secret with a label, 128 bits of hex, deterministic', () => {
+    const key = createHmac('sha256', SECRET).update('nestjs-push-stream session channel token v1', 'utf8').digest();
+    expect(SESSION_TOKEN_KEY_LABEL).toBe('nestjs-push-stream session channel token v1');
+    const expected = createHmac('sha256', key).update(sessionId, 'utf8').digest('hex').slice(0, 32);
     expect(channels.sessionToken(sessionId)).toBe(expected);
     expect(channels.session(sessionId)).toBe(`my-app__session__${expected}`);
     expect(channels.session(sessionId)).toBe(new PushStreamChannels({ prefix: 'my-app', secret: SECRET, maxChannelNameLength: 128 }).session(sessionId));
+  });
+
+  // express-session signs its cookie `s:<id>.<sig>` with sig = base64 HMAC-SHA256(secret, id),
+  // unpadded. An application that used one value for SESSION_SECRET and `secret` must not get a
+  // channel token that is that signature's first 16 bytes, in hex.
+  it('is not the cookie signature when the session secret and `secret` are one value', () => {
+    const cookieSignature = createHmac('sha256', SECRET).update(sessionId).digest();
+    const token = Buffer.from(channels.sessionToken(sessionId), 'hex');
+    expect(token).toHaveLength(16);
+    expect(token.equals(cookieSignature.subarray(0, 16))).toBe(false);
+    // Not any 16-byte window of it either.
+    for (let i = 0; i <= 16; i++) expect(token.equals(cookieSignature.subarray(i, i + 16))).toBe(false);
   });
 
   it('differs per secret and per session', () => {

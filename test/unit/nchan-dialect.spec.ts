@@ -79,6 +79,11 @@ describe('NchanDialect request building', () => {
     expect(dialect.kind).toBe('nchan');
     expect(dialect.notFoundStatus).toBe(404);
   });
+
+  it('revokes with a bare DELETE (no in-band notice): every connection naming the channel is closed', () => {
+    expect(dialect.revokeRequest(PUB, 'room1')).toEqual(dialect.deleteRequest(PUB, 'room1'));
+    expect(dialect.deleteClosesConnections).toBe(true);
+  });
 });
 
 describe('NchanDialect response parsing', () => {

@@ -257,6 +257,23 @@ describe('pushStreamOptionsFromEnv', () => {
     expect(configError(() => pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_PROTOCOL: 'ws' })).field).toBe('NGINX_PUSH_STREAM_PROTOCOL');
   });
 
+  it.each([
+    ['NGINX_PUSH_STREAM_PUB_PORT', '99999'],
+    ['NGINX_PUSH_STREAM_PUB_PORT', '0'],
+    ['NGINX_PUSH_STREAM_SUB_PORT', '65536'],
+  ])('refuses %s=%s as a port (not as a URL)', (name, value) => {
+    const err = configError(() => pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_SECRET: SECRET, NGINX_PUSH_STREAM_SUB_HOST: 'localhost', [name]: value }));
+    expect(err.field).toBe(name);
+    expect(err.message).toMatch(/port/);
+    expect(err.message).toContain(value);
+    expect(err.message).not.toMatch(/not a URL/);
+  });
+
+  it('accepts the whole port range', () => {
+    expect(pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_SECRET: SECRET, NGINX_PUSH_STREAM_PUB_PORT: '65535' }).publisherUrl).toBe('http://127.0.0.1:65535/pub');
+    expect(pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_SECRET: SECRET, NGINX_PUSH_STREAM_PUB_PORT: '1' }).publisherUrl).toBe('http://127.0.0.1:1/pub');
+  });
+
   it('leaves semantic checks to resolvePushStreamOptions, which names the field', () => {
     const options = pushStreamOptionsFromEnv({ NGINX_PUSH_STREAM_SERVER: 'apache', NGINX_PUSH_STREAM_SECRET: SECRET });
     expect(configError(() => resolvePushStreamOptions(options)).field).toBe('server');
@@ -380,5 +397,28 @@ describe('PushStreamModule options at start-up', () => {
         await moduleRef.close();
       }
     });
+  });
+});
+
+describe('credentials in URLs are never echoed', () => {
+  it('a publisherUrl with a port out of range says "port", with the credentials redacted', () => {
+    const err = configError(() => resolvePushStreamOptions({ ...base, publisherUrl: 'http://admin:P4ssw0rd@127.0.0.1:99999/pub' }));
+    expect(err.field).toBe('publisherUrl');
+    expect(err.message).toMatch(/port must be 1-65535, got 99999/);
+    expect(err.message).toContain('http://***@127.0.0.1:99999/pub');
+    expect(err.message).not.toContain('P4ssw0rd');
+    expect(err.message).not.toContain('admin');
+  });
+
+  it('a URL that does not parse is echoed without its credentials', () => {
+    const err = configError(() => resolvePushStreamOptions({ ...base, publisherUrl: 'http://admin:P4ssw0rd@exa mple/pub' }));
+    expect(err.message).toMatch(/is not a URL/);
+    expect(err.message).not.toContain('P4ssw0rd');
+  });
+
+  it('a valid URL with credentials is kept as given for the requests', () => {
+    expect(resolvePushStreamOptions({ ...base, publisherUrl: 'http://admin:P4ssw0rd@127.0.0.1:9081/pub' }).publisherUrls).toEqual([
+      'http://admin:P4ssw0rd@127.0.0.1:9081/pub',
+    ]);
   });
 });

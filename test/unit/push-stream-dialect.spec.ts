@@ -2,7 +2,7 @@
  * The push-stream dialect against the wire recordings in test/fixtures/push-stream-wire:
  * the requests it builds must be the recorded curl requests, and it must parse every recorded answer.
  */
-import { PushStreamModuleDialect } from '../../lib/dialects/index.js';
+import { PushStreamModuleDialect, REVOKED_NOTICE_TEXT } from '../../lib/dialects/index.js';
 import { PushStreamProtocolError } from '../../lib/errors/index.js';
 import type { PushStreamHttpResponse } from '../../lib/http/index.js';
 import { loadRecording, type RecordedRequest } from '../support/push-stream-wire-fake.js';
@@ -82,6 +82,17 @@ describe('PushStreamModuleDialect request building (recorded curl lines)', () =>
       const req = dialect.deleteRequest(PUB, channel);
       expect([req.method, req.url, req.body]).toEqual([rec.method, rec.url, undefined]);
     }
+  });
+
+  it('a revocation is a DELETE whose body, JSON, becomes the text of the deleted notice; connections holding other channels stay open', () => {
+    expect(dialect.revokeRequest(PUB, 'room1')).toEqual({
+      method: 'DELETE',
+      url: `${PUB}?id=room1`,
+      headers: { 'content-type': 'application/json' },
+      body: '"Subscription revoked"',
+    });
+    expect(REVOKED_NOTICE_TEXT).toBe('Subscription revoked');
+    expect(dialect.deleteClosesConnections).toBe(false);
   });
 
   it('10: stats is GET on the statistics location, no id', () => {

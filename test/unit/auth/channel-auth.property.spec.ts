@@ -17,8 +17,9 @@ const SECRET = 'property-secret-0123456789';
 const OWN_SID = 'own-session-id';
 const OTHER_SID = 'other-session-id';
 
-/** HMAC token computed here, independently of PushStreamChannels. */
-const token = (sid: string) => createHmac('sha256', SECRET).update(sid).digest('hex').slice(0, 32);
+/** HMAC token computed here, independently of PushStreamChannels (key derived from the secret with a label). */
+const KEY = createHmac('sha256', SECRET).update('nestjs-push-stream session channel token v1').digest();
+const token = (sid: string) => createHmac('sha256', KEY).update(sid).digest('hex').slice(0, 32);
 
 interface World {
   hasSession: boolean;
