@@ -88,6 +88,9 @@ describe('nestjs-push-stream nginx-config', () => {
     [['--pub-listen', '0.0.0.0:9081'], '--pub-listen (NGINX_PUB_LISTEN): "0.0.0.0:9081" is not a loopback address'],
     [['--pub-listen', '[::]:9081'], '--pub-listen (NGINX_PUB_LISTEN): "[::]:9081" is not a loopback address'],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--tls-cert', '/etc/ssl/cert.pem'], '--tls-cert, --tls-key (NGINX_TLS_CERT, NGINX_TLS_KEY): give both the certificate and its key, or neither'],
+    [['--tls-cert', 'cert.pem', '--tls-key', '/k.pem'], '--tls-cert, --tls-key (NGINX_TLS_CERT, NGINX_TLS_KEY): "cert.pem" is not an absolute file path'],
+    [['--tls-cert', '/c.pem; include /etc/passwd', '--tls-key', '/k.pem'], 'is not an absolute file path nginx can read as is'],
   ])('refuses %j with exit 2 and prints no configuration', async (argv, message) => {
     const { out, io } = capture();
     expect(await runNginxConfig(argv, {}, io, machine())).toBe(2);
@@ -100,6 +103,18 @@ describe('nestjs-push-stream nginx-config', () => {
     expect(await runNginxConfig(['--public-publisher', '--pub-listen', '10.1.2.3:9081', '--pub-allow', '10.1.0.0/16'], {}, io, machine())).toBe(0);
     expect(out.stdout).toContain('listen 10.1.2.3:9081;');
     expect(out.stdout).toMatch(/allow 127\.0\.0\.1;\s+allow ::1;\s+allow 10\.1\.0\.0\/16;\s+deny all;/);
+  });
+
+  it('--tls-cert/--tls-key make the public listener TLS, and only that one', async () => {
+    const { out, io } = capture();
+    expect(await runNginxConfig(['--listen', '443', '--tls-cert', '/etc/ssl/chain.pem', '--tls-key', '/etc/ssl/key.pem'], {}, io, machine())).toBe(0);
+    expect(out.stdout).toContain('  listen 443 ssl;\n  ssl_certificate /etc/ssl/chain.pem;\n  ssl_certificate_key /etc/ssl/key.pem;\n');
+    expect(out.stdout).toContain('listen 127.0.0.1:9081;');
+    expect(out.stdout.match(/ssl_certificate /g)).toHaveLength(1);
+    const plain = capture();
+    expect(await runNginxConfig([], {}, plain.io, machine())).toBe(0);
+    expect(plain.out.stdout).toContain('  listen 9080;\n');
+    expect(plain.out.stdout).not.toContain('ssl');
   });
 
   it('accepts IPv6 listeners and loopback publishers', async () => {

@@ -31,6 +31,9 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
                                                                [NGINX_PUB_ALLOW, default 127.0.0.1]
   --app <host:port|upstream>    the NestJS application, or the name of an upstream block you define
                                                                [APP_UPSTREAM, default 127.0.0.1:3000]
+  --tls-cert <file> --tls-key <file>
+                                TLS on the public listener (PEM, absolute paths): https:// and wss://
+                                                               [NGINX_TLS_CERT, NGINX_TLS_KEY]
   --public-publisher            let --pub-listen be a non-loopback address (a private network you control)
   --standalone                  print a complete main configuration, run with nginx -p <dir> -c <file>
                                 (<dir> holds logs/ and tmp/, which must exist, and nginx.pid)
@@ -49,6 +52,7 @@ const ENV: Record<keyof NginxConfigValues, string> = {
   pubListen: 'NGINX_PUB_LISTEN',
   pubAllow: 'NGINX_PUB_ALLOW',
   app: 'APP_UPSTREAM',
+  tls: 'NGINX_TLS_CERT, NGINX_TLS_KEY',
 };
 const OPTION: Record<keyof NginxConfigValues, string> = {
   server: '--server',
@@ -56,6 +60,7 @@ const OPTION: Record<keyof NginxConfigValues, string> = {
   pubListen: '--pub-listen',
   pubAllow: '--pub-allow',
   app: '--app',
+  tls: '--tls-cert, --tls-key',
 };
 
 /** What --check and the load_module line need from the machine; tests swap in their own. */
@@ -112,6 +117,8 @@ export async function runNginxConfig(
         'pub-listen': { type: 'string' },
         'pub-allow': { type: 'string' },
         app: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'public-publisher': { type: 'boolean', default: false },
         standalone: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
@@ -133,6 +140,13 @@ export async function runNginxConfig(
     pubAllow: parsed['pub-allow'] ?? env.NGINX_PUB_ALLOW ?? '127.0.0.1',
     app: parsed.app ?? env.APP_UPSTREAM ?? '127.0.0.1:3000',
   };
+  const certificate = parsed['tls-cert'] ?? env.NGINX_TLS_CERT;
+  const key = parsed['tls-key'] ?? env.NGINX_TLS_KEY;
+  if ((certificate === undefined) !== (key === undefined)) {
+    io.stderr(`nestjs-push-stream: nginx-config: ${OPTION.tls} (${ENV.tls}): give both the certificate and its key, or neither\n`);
+    return EXIT_USAGE;
+  }
+  if (certificate !== undefined && key !== undefined) values.tls = { certificate, key };
   try {
     validateNginxConfigValues(values, parsed['public-publisher']);
   } catch (err) {

@@ -18,6 +18,8 @@ export interface NginxConfigValues {
   pubAllow: string;
   /** The NestJS application (`APP_UPSTREAM`): `host:port`, or the name of an `upstream` block. */
   app: string;
+  /** TLS on the public listener (`NGINX_TLS`): PEM certificate chain and key files. */
+  tls?: { certificate: string; key: string };
 }
 
 /** A value refused by validateNginxConfigValues, naming the field. */
@@ -82,6 +84,10 @@ export function validateNginxConfigValues(values: NginxConfigValues, allowPublic
     throw new NginxConfigValueError('pubAllow', `${JSON.stringify(values.pubAllow)} is not an address or CIDR network (e.g. 10.0.0.0/8)`);
   }
   if (!UPSTREAM_NAME.test(values.app)) hostPort('app', values.app, true);
+  for (const file of values.tls ? [values.tls.certificate, values.tls.key] : []) {
+    // Written into the config as is: no spaces, quotes, semicolons or braces that would end the directive.
+    if (!/^\/[^\s;{}'"\\$]+$/.test(file)) throw new NginxConfigValueError('tls', `${JSON.stringify(file)} is not an absolute file path nginx can read as is`);
+  }
 }
 
 /** Replaces `${NAME}` placeholders; an unknown name is an error rather than an empty string. */
@@ -93,7 +99,14 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
 }
 
 function placeholders(values: NginxConfigValues): Record<string, string> {
-  return { NGINX_LISTEN: values.listen, NGINX_PUB_LISTEN: values.pubListen, NGINX_PUB_ALLOW: values.pubAllow, APP_UPSTREAM: values.app };
+  const { tls } = values;
+  return {
+    NGINX_LISTEN: tls ? `${values.listen} ssl` : values.listen,
+    NGINX_TLS: tls ? `\n  ssl_certificate ${tls.certificate};\n  ssl_certificate_key ${tls.key};` : '',
+    NGINX_PUB_LISTEN: values.pubListen,
+    NGINX_PUB_ALLOW: values.pubAllow,
+    APP_UPSTREAM: values.app,
+  };
 }
 
 /** The server's `http`-context configuration (`server` blocks and the module's settings), for an `include`. */

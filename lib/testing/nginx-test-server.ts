@@ -3,15 +3,15 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findNginx, locateModule } from '../../nginx/nginx-tools.mjs';
+import { NGINX_CONFIG_DIR, renderMainConfig, renderServerConfig } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 
-const run = promisify(execFile);
+// The renderer users' configs come from (`nestjs-push-stream nginx-config`): what is tested is what is deployed.
+export { NGINX_CONFIG_DIR, renderTemplate } from '../nginx-config/nginx-config.js';
 
-/** The package's nginx/ folder: the same configs serve the tests, the demo and Docker. */
-export const NGINX_CONFIG_DIR = fileURLToPath(new URL('../../nginx/', import.meta.url));
+const run = promisify(execFile);
 
 export interface NginxTestServerOptions {
   /** Which module serves channels. Default `nchan`. */
@@ -30,6 +30,8 @@ export interface NginxTestServerOptions {
   configDir?: string;
   /** Where nginx's temporary work folder is made. Default the system's temporary folder. */
   workRoot?: string;
+  /** TLS on the public listener (PEM files): `baseUrl` is then `https://`, WebSockets `wss://`. */
+  tls?: { certificate: string; key: string };
 }
 
 export interface NginxReloadOptions {
@@ -50,14 +52,6 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
       const address = srv.address();
       srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
-  });
-}
-
-/** Replaces `${NAME}` placeholders; an unknown name is an error rather than an empty string. */
-export function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template.replace(/\$\{([A-Z_]+)\}/g, (_m, name: string) => {
-    if (!(name in vars)) throw new Error(`nginx template uses \${${name}}, which has no value`);
-    return vars[name];
   });
 }
 
@@ -86,6 +80,7 @@ export class NginxTestServer {
     readonly pubPort: number,
     readonly workDir: string,
     private readonly binary: string,
+    private readonly tls: boolean,
   ) {}
 
   static async start(options: NginxTestServerOptions): Promise<NginxTestServer> {
@@ -97,19 +92,18 @@ export class NginxTestServer {
     const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'nestjs-push-stream-nginx-'));
     await mkdir(join(workDir, 'logs'));
     await mkdir(join(workDir, 'tmp'));
-    const vars = {
-      NGINX_LOAD_MODULES: moduleLoadLine(server, binary, options.modulePath),
-      NGINX_SERVER_CONF: join(workDir, 'server.conf'),
-      NGINX_LISTEN: `127.0.0.1:${port}`,
-      NGINX_PUB_LISTEN: `127.0.0.1:${pubPort}`,
-      NGINX_PUB_ALLOW: '127.0.0.1',
-      APP_UPSTREAM: options.appUpstream,
+    const serverConf = join(workDir, 'server.conf');
+    const values = {
+      server,
+      listen: `127.0.0.1:${port}`,
+      pubListen: `127.0.0.1:${pubPort}`,
+      pubAllow: '127.0.0.1',
+      app: options.appUpstream,
+      tls: options.tls,
     };
-    const serverTemplate = await readFile(join(configDir, `${server}.conf.template`), 'utf8');
-    await writeFile(vars.NGINX_SERVER_CONF, renderTemplate(serverTemplate, vars));
-    const mainTemplate = await readFile(join(configDir, 'nginx.conf.template'), 'utf8');
-    await writeFile(join(workDir, 'nginx.conf'), renderTemplate(mainTemplate, vars));
-    const instance = new NginxTestServer(server, port, pubPort, workDir, binary);
+    await writeFile(serverConf, await renderServerConfig(values, configDir));
+    await writeFile(join(workDir, 'nginx.conf'), await renderMainConfig(serverConf, moduleLoadLine(server, binary, options.modulePath), configDir));
+    const instance = new NginxTestServer(server, port, pubPort, workDir, binary, options.tls !== undefined);
     try {
       await instance.start();
     } catch (err) {
@@ -122,7 +116,7 @@ export class NginxTestServer {
 
   /** Public origin: subscribers connect here, e.g. `${baseUrl}/sub/my-app__all__`. */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   get publisherUrl(): string {

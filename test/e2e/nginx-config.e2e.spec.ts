@@ -1,17 +1,16 @@
 // The shipped nginx templates as nginx itself reads them, with each module loaded.
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findNginx } from '../../nginx/nginx-tools.mjs';
-import { moduleLoadLine, NGINX_CONFIG_DIR, NginxTestServer, renderTemplate } from '../../lib/testing/index.js';
+import { renderMainConfig, renderServerConfig } from '../../lib/nginx-config/nginx-config.js';
+import { moduleLoadLine, NginxTestServer } from '../../lib/testing/index.js';
 import { runNginxConfig } from '../../lib/cli/nginx-config-command.js';
 import { SERVERS } from '../support/servers.js';
 
 const run = promisify(execFile);
-const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
-
 describe.each(SERVERS)('the %s configuration as nginx reads it', (kind) => {
   let dir: string;
   afterAll(async () => {
@@ -22,16 +21,9 @@ describe.each(SERVERS)('the %s configuration as nginx reads it', (kind) => {
     dir = await mkdtemp(join(tmpdir(), 'nginx-config-spec-'));
     await mkdir(join(dir, 'logs'));
     await mkdir(join(dir, 'tmp'));
-    const vars = {
-      NGINX_LOAD_MODULES: moduleLoadLine(kind),
-      NGINX_SERVER_CONF: join(dir, 'server.conf'),
-      NGINX_LISTEN: '127.0.0.1:9',
-      NGINX_PUB_LISTEN: '127.0.0.1:10',
-      NGINX_PUB_ALLOW: '10.0.0.0/8',
-      APP_UPSTREAM: '127.0.0.1:11',
-    };
-    await writeFile(vars.NGINX_SERVER_CONF, renderTemplate(await read(`${kind}.conf.template`), vars));
-    await writeFile(join(dir, 'nginx.conf'), renderTemplate(await read('nginx.conf.template'), vars));
+    const serverConf = join(dir, 'server.conf');
+    await writeFile(serverConf, await renderServerConfig({ server: kind, listen: '127.0.0.1:9', pubListen: '127.0.0.1:10', pubAllow: '10.0.0.0/8', app: '127.0.0.1:11' }));
+    await writeFile(join(dir, 'nginx.conf'), await renderMainConfig(serverConf, moduleLoadLine(kind)));
     const { stderr } = await run(findNginx() ?? 'nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')]);
     expect(stderr).toContain('test is successful');
   });
