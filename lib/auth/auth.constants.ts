@@ -11,7 +11,10 @@ export const PUSH_STREAM_AUTH_ENDPOINT = 'nestjs-push-stream:auth-endpoint';
 /** Header nginx fills from the same variable it gives the module (`$push_channels`). */
 export const CHANNELS_HEADER = 'x-push-stream-channels';
 
-/** Header nginx fills with `$request_uri`, only for logs. */
+/**
+ * Header a config may fill with `$request_uri`, only for logs. The shipped configs do not: it
+ * doubled the URI in the auth request, towards Node's header limit.
+ */
 export const ORIGINAL_URI_HEADER = 'x-original-uri';
 
 /** Default route of the auth endpoint; nginx's `/_push_stream_auth` location proxies here. */

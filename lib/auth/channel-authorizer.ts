@@ -101,8 +101,11 @@ export class ChannelAuthorizer {
     return { allowed: false, status, reason };
   }
 
+  /** What a log line names the subscription by: X-Original-URI from a config that sends it, else the channels. */
   private uriOf(req: SubscriberAuthRequest): string {
     const uri = req.headers?.[ORIGINAL_URI_HEADER];
-    return typeof uri === 'string' ? describeId(uri) : '(no X-Original-URI)';
+    if (typeof uri === 'string') return describeId(uri);
+    const channels = req.headers?.[CHANNELS_HEADER];
+    return typeof channels === 'string' ? `channels ${describeId(channels)}` : '(no channels header)';
   }
 }

@@ -3,6 +3,7 @@
 // subscription, over WebSocket and EventSource; and the bounds on the channels anonymous visitors
 // can make nginx create (issue: "Anonymous visitors can fill shared memory").
 import type { INestApplication } from '@nestjs/common';
+import type { Request } from 'express';
 import { Test } from '@nestjs/testing';
 import session from 'express-session';
 import fc from 'fast-check';
@@ -12,10 +13,11 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChannelAuthDecision, ChannelAuthorizer, PushStreamChannels, PushStreamModule, PushStreamService } from '../../lib/index.js';
+import { type ChannelAuthDecision, ChannelAuthorizer, type ChannelRule, PushStreamChannels, PushStreamModule, PushStreamService } from '../../lib/index.js';
 import type { PushStreamAuthOptions, PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../../lib/options/resolve-options.js';
 import { findFreePort, NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
+import { type AuthStack, rawStatus, startAuthStack, stopAuthStack } from '../support/auth-stack.js';
 import { eventually } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
 import { SessionTestController } from '../support/session-test.controller.js';
@@ -560,6 +562,124 @@ describe.each(SERVERS)('on %s', (server) => {
         { numRuns: 60 },
       );
       expect(allowed).toBeGreaterThan(0);
+    });
+  });
+
+  describe('the auth request: bounded, and only what nginx vouches for (issue: "Any visitor can turn a subscription into a 500")', () => {
+    /** One subscription per transport; `/lp/` only where nginx answers at once (a refusal), since an allowed poll waits. */
+    const transports: Array<[string, (cookie?: string) => Record<string, string>]> = [
+      ['/sub/', ev],
+      ['/ws/', ws],
+      ['/ev/', ev],
+      ['/lp/', (cookie): Record<string, string> => (cookie ? { cookie } : {})],
+    ];
+    const bigCookie = (i: number) => `big${i}=${'x'.repeat(8000)}`;
+    const uuids = (n: number) => Array.from({ length: n }, () => `my-app__uuid__${randomUUID()}`).join(t.delimiter);
+
+    it('three 8,000-byte cookies, 160 allowed __uuid__ channels, a cookie Node cannot parse: 4xx on every transport, never 5xx, and the app stays healthy', async () => {
+      const alice = await visitor(s, '/test/login/1');
+      const cases: Array<[string, string, Array<[string, string]>, number]> = [
+        // nginx accepts each 8 KB line; joined they are 24 KB, past Node's 16 KiB: nginx refuses first.
+        ['three 8,000-byte cookies, the first with a logged-in session', 'my-app__all__', [['cookie', `${alice.cookie}; ${bigCookie(1)}`], ['cookie', bigCookie(2)], ['cookie', bigCookie(3)]], 400],
+        // 8 KB of URI, sent once now: the app sees it and refuses more than auth.maxChannelsPerRequest.
+        ['160 allowed __uuid__ channels', uuids(160), [], 403],
+        ['160 allowed __uuid__ channels and an 8,000-byte cookie', uuids(160), [['cookie', bigCookie(1)]], 400],
+        // nginx takes a control character in a header value; Node answers 400, a refusal here.
+        ['a cookie with a control character', 'my-app__all__', [['cookie', `${alice.cookie}; junk=a\u0001b`]], 403],
+        ['a cookie with DEL', 'my-app__all__', [['cookie', `junk=a\u007fb`]], 403],
+      ];
+      const answers: Array<[string, string, number]> = [];
+      for (const [name, channels, cookies, expected] of cases) {
+        for (const [prefix, headers] of transports) {
+          const status = await rawStatus(s.nginx.port, `${prefix}${channels}`, [...Object.entries(headers()), ...cookies], freshAddress());
+          answers.push([name, prefix, status]);
+          expect([name, prefix, status]).toEqual([name, prefix, expected]);
+        }
+      }
+      expect(answers.every(([, , status]) => status >= 400 && status < 500)).toBe(true);
+      // The client's other headers stay with nginx: 18 KB of them no longer reach the app.
+      const manyHeaders = Array.from({ length: 300 }, (_, i): [string, string] => [`x-filler-${i}`, 'y'.repeat(60)]);
+      for (const [prefix, headers] of transports.slice(0, 3)) {
+        const status = await rawStatus(s.nginx.port, `${prefix}my-app__all__`, [...Object.entries(headers(alice.cookie)), ...manyHeaders], freshAddress());
+        expect([prefix, status]).toEqual([prefix, prefix === '/ws/' ? 101 : 200]);
+      }
+
+      // Healthy: no auth request ended in an unexpected status, sessions start, a subscription gets its message.
+      expect(await s.nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+      const after = await visitor(s, '/test/anon');
+      await expectReceivedOverBoth(s, after, [after.channel, 'my-app__all__']);
+    });
+
+    it('with the size guard lifted (a config of its own), Node’s 431 still ends in a refusal, not a 500', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'auth-e2e-config-'));
+      let unguarded: Stack | undefined;
+      try {
+        await cp(NGINX_CONFIG_DIR, dir, { recursive: true });
+        const file = join(dir, `${server}.conf.template`);
+        const shipped = await readFile(file, 'utf8');
+        const lifted = shipped.replaceAll('if ($push_stream_auth_too_large) { return 494; }', '');
+        expect(lifted).not.toBe(shipped);
+        await writeFile(file, lifted);
+        unguarded = await startStack(server, { configDir: dir });
+        const cookies: Array<[string, string]> = [1, 2, 3].map((i) => ['cookie', bigCookie(i)]);
+        for (const [prefix, headers] of transports) {
+          const status = await rawStatus(unguarded.nginx.port, `${prefix}my-app__all__`, [...Object.entries(headers()), ...cookies], freshAddress());
+          expect([prefix, status]).toEqual([prefix, 403]);
+        }
+        expect(await unguarded.nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+      } finally {
+        await stopStack(unguarded);
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    describe('with express’s `trust proxy` as the sample app sets it, and a rule that records what it sees', () => {
+      let trusting: AuthStack;
+      const seen = new Map<string, { ip: unknown; protocol: unknown; headers: Record<string, unknown> }>();
+      const probeRule: ChannelRule<Request> = {
+        kind: 'probe',
+        canSubscribe: ({ request, channel }) => {
+          seen.set(channel.value, { ip: request.ip, protocol: request.protocol, headers: { ...request.headers } });
+          return true;
+        },
+      };
+
+      beforeAll(async () => {
+        trusting = await startAuthStack(server, { trustProxy: ['loopback', 'uniquelocal'], auth: { rules: [probeRule] } });
+      });
+
+      afterAll(async () => {
+        await stopAuthStack(trusting);
+      });
+
+      it('the rule sees nginx’s address and scheme, never the client’s X-Forwarded-For, X-Real-IP, X-Forwarded-Proto or Authorization', async () => {
+        const spoofed: Array<[string, string]> = [
+          ['x-forwarded-for', '203.0.113.66'],
+          ['x-real-ip', '203.0.113.66'],
+          ['x-forwarded-proto', 'https'],
+          ['x-forwarded-host', 'evil.example'],
+          ['forwarded', 'for=203.0.113.66;proto=https'],
+          ['authorization', 'Bearer forged'],
+          ['x-original-uri', '/sub/my-app__all__'],
+        ];
+        for (const [prefix, headers] of transports.slice(0, 3)) {
+          const from = freshAddress();
+          const id = randomUUID().replaceAll('-', '');
+          const status = await rawStatus(trusting.nginx.port, `${prefix}my-app__probe__${id}`, [...Object.entries(headers()), ...spoofed], from);
+          expect([prefix, status]).toEqual([prefix, prefix === '/ws/' ? 101 : 200]);
+          const got = seen.get(id);
+          expect(got).toMatchObject({ ip: from, protocol: 'http' });
+          expect(got!.headers).toEqual({
+            host: '127.0.0.1',
+            connection: 'close',
+            'x-push-stream-channels': `my-app__probe__${id}`,
+            'x-push-stream-server': server,
+            'x-forwarded-for': from,
+            'x-forwarded-proto': 'http',
+            'x-real-ip': from,
+          });
+        }
+      });
     });
   });
 

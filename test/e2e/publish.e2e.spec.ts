@@ -135,8 +135,8 @@ const SERVER_CASES: Record<PushStreamServerKind, ServerCase> = {
       channels_in_trash: expect.any(Number),
       subscribers: stats.subscribers,
       uptime: expect.any(Number),
-      // nginx.conf.template runs one worker.
-      by_worker: [{ pid: expect.stringMatching(/^\d+$/), subscribers: stats.subscribers, uptime: expect.any(Number) }],
+      // One entry per worker process, each counting its own subscribers.
+      by_worker: expect.arrayContaining([{ pid: expect.stringMatching(/^\d+$/), subscribers: expect.any(Number), uptime: expect.any(Number) }]),
     }),
     overhead: () => JSON.stringify('').length,
   },
@@ -369,6 +369,13 @@ describe.each(SERVERS)('on %s', (server) => {
         expect(after.storedMessages).toBe(before.storedMessages + 1);
         expect(after.channels).toBeGreaterThanOrEqual(1);
         expect(after.raw).toEqual(S.statsRaw(after));
+        const workers = after.raw.by_worker;
+        if (Array.isArray(workers)) {
+          // One entry per worker process, adding up to the total.
+          expect(workers.length).toBeGreaterThanOrEqual(1);
+          const counts = workers.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? w.subscribers : null));
+          expect(counts.reduce<number>((n, c) => n + (typeof c === 'number' ? c : NaN), 0)).toBe(after.subscribers);
+        }
       });
     });
 

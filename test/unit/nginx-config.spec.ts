@@ -50,10 +50,46 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
   it('keeps the auth location internal, without the body, forwarding cookie and channels', () => {
     const body = location(conf, '= /_push_stream_auth');
     for (const line of ['internal;', 'proxy_pass_request_body off;', 'proxy_set_header Cookie $http_cookie;',
-      'proxy_set_header X-Push-Stream-Channels $push_channels;', 'proxy_set_header X-Original-URI $request_uri;']) {
+      'proxy_set_header X-Push-Stream-Channels $push_channels;']) {
       expect(body).toContain(line);
     }
     expect(location(server(conf, '${NGINX_LISTEN}'), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
+  });
+
+  it('sends the auth request no client header verbatim: forwarding headers from nginx’s own variables', () => {
+    const body = location(conf, '= /_push_stream_auth');
+    expect(body).toContain('proxy_pass_request_headers off;');
+    const set = Object.fromEntries([...body.matchAll(/proxy_set_header (\S+) (.*);/g)].map((m) => [m[1].toLowerCase(), m[2]]));
+    expect(set).toEqual({
+      'content-length': '""',
+      cookie: '$http_cookie',
+      'x-push-stream-channels': '$push_channels',
+      'x-push-stream-server': kind,
+      host: '$http_host',
+      'x-forwarded-for': '$remote_addr',
+      'x-forwarded-proto': '$scheme',
+      'x-real-ip': '$remote_addr',
+    });
+  });
+
+  it('never lets the auth request end in a 500 for a bad request: too large is refused first, unparsable is a 403', () => {
+    const publicServer = server(conf, '${NGINX_LISTEN}');
+    // The three values the auth request carries from the visitor, bounded below Node's 16 KiB.
+    const map = /map "\$http_cookie\$http_host\$push_channels" \$push_stream_auth_too_large \{([\s\S]*?)\n\}/.exec(conf);
+    expect(map).not.toBeNull();
+    const bound = Number(/"~\^\[\\s\\S\]\{(\d+)\}" 1;/.exec(map![1])?.[1]);
+    expect(bound).toBeGreaterThan(8192);
+    expect(bound).toBeLessThanOrEqual(16384 - 512);
+    for (const pattern of SUBSCRIBERS) {
+      const body = location(publicServer, `~ ${pattern}`);
+      const guard = body.indexOf('if ($push_stream_auth_too_large) { return 494; }');
+      expect(guard).toBeGreaterThan(body.indexOf('set $push_channels $1;'));
+      expect(guard).toBeLessThan(body.indexOf('auth_request'));
+    }
+    const auth = location(conf, '= /_push_stream_auth');
+    expect(auth).toContain('proxy_intercept_errors on;');
+    expect(auth).toContain('error_page 400 431 = @push_stream_auth_refused;');
+    expect(location(publicServer, '@push_stream_auth_refused')).toContain('return 403;');
   });
 
   it('publishes, deletes and reports statistics only on the internal listener, loopback and one network allowed', () => {

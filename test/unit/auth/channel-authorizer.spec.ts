@@ -171,6 +171,21 @@ describe('ChannelAuthorizer', () => {
     ]);
   });
 
+  it('names a refused subscription in the log by X-Original-URI when a config sends it, else by its channels', async () => {
+    const debug = jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
+    const { authorizer } = setup();
+    await authorizer.authorize(request('my-app__authorized__'));
+    const withUri = request('my-app__authorized__');
+    withUri.headers['x-original-uri'] = '/sub/my-app__authorized__?x=1';
+    await authorizer.authorize(withUri);
+    await authorizer.authorize(request(undefined));
+    expect(debug.mock.calls.map((c) => String(c[0]))).toEqual([
+      expect.stringMatching(/^Refused channels "my-app__authorized__" with 401/),
+      expect.stringMatching(/^Refused "\/sub\/my-app__authorized__\?x=1" with 401/),
+      expect.stringMatching(/^Refused \(no channels header\) with 403/),
+    ]);
+  });
+
   it('runs custom async rules with the request, user and parsed channel; only `true` allows', async () => {
     const seen: ChannelRuleContext[] = [];
     const rooms: ChannelRule = {
