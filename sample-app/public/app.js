@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const log = $('log');
 
 /** For people poking around in the console (and the end-to-end test): every message received. */
-const sample = { boot: null, client: null, received: [], states: [] };
+const sample = { boot: null, client: null, received: [], states: [], deleted: [], denied: [] };
 window.sample = sample;
 
 function showError(text) {
@@ -24,6 +24,7 @@ async function post(path, body = {}) {
   });
   const answer = await res.json().catch(() => ({}));
   if (!res.ok) {
+    // A 429 says what was limited and when to try again (Retry-After, in seconds, says it too).
     const message = Array.isArray(answer.message) ? answer.message.join('; ') : answer.message;
     throw new Error(message || `${res.status} ${res.statusText}`);
   }
@@ -99,8 +100,34 @@ function setState(state) {
   el.className = `state state-${state}`;
 }
 
+function renderWhoami(boot) {
+  $('whoami').textContent = boot.user
+    ? boot.user.name
+    : boot.displayName
+      ? `${boot.displayName} (anonymous)`
+      : 'a reader (your first line gives you a guest name)';
+}
+
+/**
+ * "This session": a page only subscribes to its session's channel when the session existed when
+ * it loaded. A reader has no session (nothing is stored for reading): it starts with the first
+ * line, a log-in, or the button, and the page reloads to subscribe to it.
+ */
+function renderSession(boot) {
+  const subscribed = Boolean(boot.channels.session);
+  $('notify-session').hidden = !subscribed;
+  $('start-session').hidden = subscribed;
+  $('start-session').textContent = boot.session ? 'Receive my session\'s notices' : 'Start my session';
+  $('session-note').textContent = subscribed
+    ? ''
+    : boot.session
+      ? 'Your session has started: reload the page to receive its notices.'
+      : 'You have no session yet: reading the chat stores nothing.';
+}
+
 function renderIdentity(boot) {
-  $('whoami').textContent = boot.user ? boot.user.name : `${boot.displayName} (anonymous)`;
+  renderWhoami(boot);
+  renderSession(boot);
   $('login-form').hidden = Boolean(boot.user);
   $('logout').hidden = !boot.user;
   $('private').hidden = !boot.user;
@@ -131,8 +158,14 @@ function wireForms() {
     const text = input.value.trim();
     if (!text) return;
     try {
-      await post('/api/messages', { text });
+      const message = await post('/api/messages', { text });
       input.value = '';
+      if (!sample.boot.session) {
+        // This first line started the session, and chose the name it is signed with.
+        sample.boot.session = true;
+        sample.boot.displayName = message.from;
+        renderIdentity(sample.boot);
+      }
     } catch (err) {
       showError(err.message);
     }
@@ -165,11 +198,19 @@ function wireForms() {
     }
   });
   $('notify-session').addEventListener('click', () => post('/api/notify-session').catch((err) => showError(err.message)));
+  $('start-session').addEventListener('click', async () => {
+    try {
+      await post('/api/session');
+      location.reload(); // subscribe again, with the session's channel
+    } catch (err) {
+      showError(err.message);
+    }
+  });
   $('long-task').addEventListener('click', async () => {
     $('long-task').disabled = true;
     onProgress({ percent: 0, done: false });
     try {
-      await post('/api/tasks', { pageId: sample.boot.pageId });
+      await post('/api/tasks', { pageId: sample.boot.pageId, pageTicket: sample.boot.pageTicket });
     } catch (err) {
       $('long-task').disabled = false;
       showError(err.message);
@@ -195,8 +236,18 @@ async function start() {
   sample.client = client;
   client.addEventListener('message', (e) => onMessage(e.detail));
   client.addEventListener('state', (e) => setState(e.detail.state));
-  client.addEventListener('denied', () => showError('The server refused a subscription; reload the page.'));
-  client.addEventListener('channel-deleted', (e) => showError(`Channel deleted: ${e.detail?.channel ?? ''}`));
+  // Logging out (or in) in another window ends this page's session channels: Nchan closes the
+  // connection and refuses it when the client comes back; push-stream closes those channels only.
+  const own = [boot.channels.session, boot.channels.user].filter(Boolean);
+  client.addEventListener('denied', (e) => {
+    sample.denied.push(e.detail.status);
+    showError('The server refused this page\'s channels (logged out in another window?): reload the page.');
+  });
+  client.addEventListener('channel-deleted', (e) => {
+    const channel = e.detail?.channel ?? '';
+    sample.deleted.push(channel);
+    showError(own.includes(channel) ? 'Your session ended in another window: reload the page.' : `Channel deleted: ${channel}`);
+  });
   window.addEventListener('pagehide', () => client.close());
   client.connect();
   document.body.dataset.ready = 'true';

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { BlockList, isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger, ValidationPipe } from '@nestjs/common';
@@ -6,6 +7,7 @@ import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import { redactUrl } from 'nestjs-push-stream';
 import { AppModule } from './app.module.js';
 import type { SampleConfig } from './sample.config.js';
 import './session-data.js';
@@ -23,6 +25,29 @@ function browserClientDir(): string | undefined {
   }
 }
 
+/** Loopback and private networks: where nginx may connect from (Docker's network included). */
+const PROXIES = new BlockList();
+PROXIES.addSubnet('127.0.0.0', 8, 'ipv4');
+PROXIES.addSubnet('10.0.0.0', 8, 'ipv4');
+PROXIES.addSubnet('172.16.0.0', 12, 'ipv4');
+PROXIES.addSubnet('192.168.0.0', 16, 'ipv4');
+PROXIES.addAddress('::1', 'ipv6');
+PROXIES.addSubnet('fc00::', 7, 'ipv6');
+
+/**
+ * `trust proxy`: the connection's peer, when it is local, and only that one hop. nginx appends the
+ * visitor's address to whatever X-Forwarded-For the visitor sent ($proxy_add_x_forwarded_for), so
+ * trusting more hops would let a visitor on a private network pick its own address, and with it a
+ * fresh rate-limit budget per request.
+ */
+function trustNginxHop(address: string, hop: number): boolean {
+  if (hop !== 0) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const ip = mapped ?? address;
+  const family = isIP(ip);
+  return family !== 0 && PROXIES.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 const CSP = [
   "default-src 'self'",
   "connect-src 'self'",
@@ -38,8 +63,9 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule);
   const config = app.get(ConfigService).getOrThrow<SampleConfig>('sample');
 
-  // nginx sits in front; X-Forwarded-Proto tells express-session whether the cookie may be Secure.
-  app.set('trust proxy', ['loopback', 'uniquelocal']);
+  // nginx sits in front: X-Forwarded-Proto tells express-session whether the cookie may be Secure,
+  // X-Forwarded-For gives the visitor's address (req.ip: rate limits, auth rules).
+  app.set('trust proxy', trustNginxHop);
   app.disable('x-powered-by');
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Content-Security-Policy', CSP);
@@ -51,7 +77,7 @@ async function bootstrap(): Promise<void> {
   const sessions = await createSessionMiddleware(config);
   app.use(sessions.middleware);
   if (config.sessionSecretIsRandom) logger.warn('SESSION_SECRET is not set: using a random one, sessions end when the app stops');
-  logger.log(config.redisUrl ? `sessions in Redis at ${config.redisUrl}` : 'sessions in memory (set REDIS_URL for Redis)');
+  logger.log(config.redisUrl ? `sessions in Redis at ${redactUrl(config.redisUrl)}` : 'sessions in memory (set REDIS_URL for Redis)');
 
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
 
@@ -70,6 +96,7 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  // A failed connection's message may quote REDIS_URL or the publisher URL, password included.
+  console.error(redactUrl(err instanceof Error ? (err.stack ?? err.message) : String(err)));
   process.exit(1);
 });

@@ -12,7 +12,10 @@ export interface SampleConfig {
   port: number;
   /** Users who may log in, from DEMO_USERS=alice,bob,carol. */
   users: DemoUser[];
-  /** Signs the session cookie. A random one per start when SESSION_SECRET is unset (sessions end on restart). */
+  /**
+   * Signs the session cookie and keys the CSRF tokens. A random one per start when SESSION_SECRET is
+   * unset (sessions end on restart). Must differ from NGINX_PUSH_STREAM_SECRET.
+   */
   sessionSecret: string;
   sessionSecretIsRandom: boolean;
   /** Sessions in Redis (connect-redis) when set, e.g. redis://redis:6379; the in-memory store otherwise. */
@@ -50,6 +53,11 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
 export const sampleConfig = registerAs('sample', (): SampleConfig => {
   const secret = process.env.SESSION_SECRET;
   if (secret !== undefined && secret.length < 16) throw new Error('SESSION_SECRET must be at least 16 characters');
+  // One leaked key must not give away the other: the cookie secret signs sessions (and keys the
+  // CSRF tokens), the push-stream secret keys the session channel tokens.
+  if (secret !== undefined && secret === process.env.NGINX_PUSH_STREAM_SECRET) {
+    throw new Error('SESSION_SECRET must differ from NGINX_PUSH_STREAM_SECRET: give each its own random value');
+  }
   return {
     host: process.env.HOST || '127.0.0.1',
     port: intEnv('PORT', 3000, 0, 65535),

@@ -1,14 +1,17 @@
-import type { RequestHandler } from 'express';
+import type { CookieOptions, RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
+import { redactUrl } from 'nestjs-push-stream';
 import type { SampleConfig } from './sample.config.js';
 
 export const SESSION_COOKIE = 'sample.sid';
+/** Also what logout clears the cookie with (a cookie is cleared only with its path and flags). */
+export const SESSION_COOKIE_OPTIONS = { httpOnly: true, sameSite: 'lax', path: '/' } as const satisfies CookieOptions;
 
 /**
  * express-session with the in-memory store, or Redis (connect-redis) when REDIS_URL is set.
  * `saveUninitialized: false`: a session is stored (and its cookie set) only once something is put
- * in it, which the page bootstrap does. The auth subrequests nginx sends for every subscription
- * read sessions and never create one.
+ * in it, which happens only when a visitor writes (SessionsService). Loading the page, and the
+ * auth subrequests nginx sends for every subscription, read sessions and never create one.
  */
 export async function createSessionMiddleware(config: SampleConfig): Promise<{ middleware: RequestHandler; close: () => Promise<void> }> {
   let store: Store | undefined;
@@ -17,7 +20,8 @@ export async function createSessionMiddleware(config: SampleConfig): Promise<{ m
     const { createClient } = await import('redis');
     const { RedisStore } = await import('connect-redis');
     const client = createClient({ url: config.redisUrl });
-    client.on('error', (err: Error) => console.error(`redis: ${err.message}`));
+    // The client's messages may quote the URL, password included.
+    client.on('error', (err: Error) => console.error(`redis: ${redactUrl(err.message)}`));
     await client.connect();
     store = new RedisStore({ client, prefix: 'sample-sess:' });
     close = async () => {
@@ -30,7 +34,7 @@ export async function createSessionMiddleware(config: SampleConfig): Promise<{ m
     store,
     resave: false,
     saveUninitialized: false,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: 24 * 3600 * 1000 },
+    cookie: { ...SESSION_COOKIE_OPTIONS, secure: 'auto', maxAge: 24 * 3600 * 1000 },
   });
   return { middleware, close };
 }

@@ -142,7 +142,9 @@ describe('npm run demo (scripts/demo.mjs)', () => {
       expect(await page.text()).toContain('nestjs-push-stream chat');
       const bootstrap = await fetch(`http://127.0.0.1:${port}/api/page`);
       expect(bootstrap.status).toBe(200);
-      expect(bootstrap.headers.get('set-cookie')).toMatch(/^sample\.sid=/);
+      // Reading creates no session: only the CSRF cookie (nothing stored on the server).
+      expect(bootstrap.headers.get('set-cookie')).toMatch(/^sample\.csrf=/);
+      expect(bootstrap.headers.get('set-cookie')).not.toMatch(/sample\.sid=/);
       const client = await fetch(`http://127.0.0.1:${port}/assets/push-stream/push-stream-client.js`);
       expect(client.status).toBe(200);
       expect(client.headers.get('content-type')).toMatch(/javascript/);

@@ -2,9 +2,13 @@
 // driven by Debian's chromium through playwright-core: two browser contexts are two visitors.
 // Runs on every server of SERVERS: Nchan and the Push Stream Module.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { createClient } from 'redis';
+import { PushStreamModule, PushStreamService } from '../../lib/index.js';
 import { findFreePort, isListening, NginxTestServer } from '../../lib/testing/index.js';
 import { ensureBuilt, REPO_ROOT, runNode } from '../support/build.js';
 import { SERVERS } from '../support/servers.js';
@@ -15,6 +19,10 @@ const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOT === '1' ? join(REPO_ROOT, '
 const SCREENSHOT = join(SCREENSHOT_DIR, 'screenshot.png');
 const SECRET = 'sample-e2e-secret-0123456789';
 const WAIT = 15_000;
+// The sample's limits (sample-app/src/throttling.ts), as a visitor meets them.
+const CHAT_BURST = 10;
+const TASKS_PER_MINUTE = 3;
+const LOGINS_PER_MINUTE = 10;
 
 /** What the page exposes as `window.sample` (sample-app/public/app.js). */
 interface Received {
@@ -25,9 +33,12 @@ interface Received {
 }
 interface Boot {
   pageId: string;
+  pageTicket: string;
   csrfToken: string;
+  session: boolean;
+  displayName: string | null;
   subscribe: string[];
-  channels: { all: string; session: string; page: string; authorized?: string; user?: string };
+  channels: { all: string; session?: string; page: string; authorized?: string; user?: string };
   user: { id: string; name: string } | null;
 }
 
@@ -50,6 +61,10 @@ class SampleApp {
 
   get exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  get exitCode(): number | null {
+    return this.child.exitCode;
   }
 
   async stop(): Promise<void> {
@@ -89,13 +104,45 @@ const boot = (page: Page): Promise<Boot> => page.evaluate(() => (window as unkno
 const logTexts = (page: Page): Promise<string[]> => page.locator('#log li').allTextContents();
 const states = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as { sample: { states: string[] } }).sample.states);
 const state = (page: Page): Promise<string | null> => page.locator('#state').getAttribute('data-state');
+/** Channels the client reported deleted ('channel-deleted'), and the statuses of its 'denied' events. */
+const deleted = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as { sample: { deleted: string[] } }).sample.deleted);
+const deniedStatuses = (page: Page): Promise<number[]> => page.evaluate(() => (window as unknown as { sample: { denied: number[] } }).sample.denied);
+/** What the client is still subscribed to (channels it was told were deleted are dropped). */
+const subscribed = (page: Page): Promise<string[]> =>
+  page.evaluate(() => [...(window as unknown as { sample: { client: { subscribedChannels: string[] } } }).sample.client.subscribedChannels]);
+const errorText = (page: Page): Promise<string> => page.locator('#error').innerText();
+const cookieNames = async (context: BrowserContext): Promise<string[]> => (await context.cookies()).map((c) => c.name).sort();
+
+/** `name=value` of one cookie from a response's Set-Cookie headers. */
+function setCookie(res: Response, name: string): string | undefined {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith(`${name}=`));
+}
+
+/** The app started with SESSION_SECRET equal to NGINX_PUSH_STREAM_SECRET. */
+let misconfigured: SampleApp;
 
 beforeAll(async () => {
   await ensureBuilt();
   const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const build = await runNode([tsc, '-p', join(REPO_ROOT, 'sample-app', 'tsconfig.json')], { boundMs: 120_000 });
   if (build.code !== 0) throw new Error(`sample-app build failed:\n${build.stdout}${build.stderr}`);
+  // Started now, checked at the end ('sample app configuration'): its seconds overlap the others.
+  misconfigured = SampleApp.start({
+    HOST: '127.0.0.1',
+    PORT: String(await findFreePort()),
+    SESSION_SECRET: SECRET,
+    NGINX_PUSH_STREAM_SECRET: SECRET,
+    NGINX_PUSH_STREAM_SERVER: 'nchan',
+    NGINX_PUSH_STREAM_PUB_URL: 'http://127.0.0.1:9/pub',
+  });
 }, 240_000);
+
+afterAll(async () => {
+  await misconfigured?.stop();
+});
 
 describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   let nginx: NginxTestServer;
@@ -105,6 +152,9 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   const pageErrors: string[] = [];
   let run = 0;
   let appPort: number;
+  /** The package's publisher in the test itself, on the app's nginx: publishes past the app's rate limits. */
+  let publisherModule: TestingModule;
+  let push: PushStreamService;
 
   /** A fresh visitor (own cookies) with one page open on the chat, connected. */
   async function visitor(): Promise<{ context: BrowserContext; page: Page }> {
@@ -154,6 +204,21 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     expect((await boot(page)).user?.id).toBe(user);
   }
 
+  async function logout(page: Page): Promise<void> {
+    await Promise.all([page.waitForEvent('load'), page.click('#logout')]);
+    await connected(page);
+    expect((await boot(page)).user).toBeNull();
+  }
+
+  /** A private message from the logged-in `sender` to `to`, sent with the page's form. */
+  async function sendPrivate(sender: Page, to: string, text: string): Promise<void> {
+    await sender.selectOption('#private-to', to);
+    await sender.fill('#private-text', text);
+    await sender.click('#private-form button[type=submit]');
+  }
+
+  const got = async (page: Page, text: string): Promise<boolean> => (await received(page)).some((m) => typeof m.data === 'object' && m.data.text === text);
+
   beforeAll(async () => {
     appPort = await findFreePort();
     nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}` });
@@ -171,6 +236,10 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
         throw new Error(`${err.message}\n--- app output ---\n${app.output}`);
       },
     );
+    publisherModule = await Test.createTestingModule({
+      imports: [PushStreamModule.forRoot({ server, publisherUrl: nginx.publisherUrl, secret: SECRET })],
+    }).compile();
+    push = publisherModule.get(PushStreamService);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -180,6 +249,7 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
     await browser?.close();
+    await publisherModule?.close();
     await app?.stop();
     await nginx?.dispose();
   }, 30_000);
@@ -189,20 +259,35 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     expect(pageErrors.splice(0)).toEqual([]);
   });
 
-  // Shared by the tests below, in order: two visitors, A and B.
+  // Shared by the tests below, in order: two visitors, A and B; D is carol from the log-in test on.
   let a: { context: BrowserContext; page: Page };
   let b: { context: BrowserContext; page: Page };
+  let d: { context: BrowserContext; page: Page };
 
-  it('a line typed in one window appears in the other', async () => {
+  it('a line typed in one window appears in the other; reading stores no session, the first line starts one', async () => {
     a = await visitor();
     b = await visitor();
+    // Readers: no session cookie (express-session stored nothing), only the CSRF nonce; no session channel.
+    for (const v of [a, b]) {
+      expect(await cookieNames(v.context)).toEqual(['sample.csrf']);
+      const bootstrap = await boot(v.page);
+      expect({ session: bootstrap.session, displayName: bootstrap.displayName }).toEqual({ session: false, displayName: null });
+      expect(bootstrap.subscribe).toEqual([bootstrap.channels.all, bootstrap.channels.page]);
+    }
     const text = `hello from A ${Date.now()}`;
     await say(a.page, text);
     await shows(b.page, text);
     await shows(a.page, text);
-    // Published by the app: signed with A's guest name, which B did not choose.
+    // Published by the app: signed with the random guest name A's session got, which B did not choose.
+    await waitFor("A's guest name on its page", async () => (await boot(a.page)).displayName !== null);
+    const name = (await boot(a.page)).displayName!;
+    expect(name).toMatch(/^guest-[0-9a-f]{6}$/);
+    expect(await a.page.locator('#whoami').textContent()).toBe(`${name} (anonymous)`);
     const line = (await logTexts(b.page)).find((t) => t.includes(text));
-    expect(line).toContain((await boot(a.page)).channels.session.slice(-32, -26));
+    expect(line).toContain(name);
+    // A's first line stored A's session; B, who only read, still has none.
+    expect(await cookieNames(a.context)).toEqual(['sample.csrf', 'sample.sid']);
+    expect(await cookieNames(b.context)).toEqual(['sample.csrf']);
     expect((await boot(a.page)).subscribe).not.toContain('my-app__authorized__');
   }, 60_000);
 
@@ -241,6 +326,13 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   }, 60_000);
 
   it('"notify only my session" reaches every page of that session and no other', async () => {
+    // A's page loaded before A's first line started the session: it has no session channel, and
+    // offers to subscribe to it (the session exists: the button starts none, it reloads the page).
+    expect((await boot(a.page)).channels.session).toBeUndefined();
+    expect(await a.page.locator('#notify-session').isVisible()).toBe(false);
+    await Promise.all([a.page.waitForEvent('load'), a.page.click('#start-session')]);
+    await connected(a.page);
+    expect((await boot(a.page)).subscribe).toContain((await boot(a.page)).channels.session);
     const a2 = await openPage(a.context); // same cookies: same session, another page
     await a.page.click('#notify-session');
     await shows(a.page, 'Only your session sees this');
@@ -263,29 +355,85 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
       expect(await other.locator('#task-percent').textContent()).toBe('0%');
       expect((await received(other)).filter((m) => m.channel.includes('__uuid__'))).toEqual([]);
     }
-    // Another session cannot drive A's bar: the page id was not issued to it.
-    const pageId = (await boot(a.page)).pageId;
-    const status = await b.page.evaluate(async (id) => {
-      const token = (window as unknown as { sample: { boot: { csrfToken: string } } }).sample.boot.csrfToken;
-      const res = await fetch('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body: JSON.stringify({ pageId: id }) });
-      return res.status;
-    }, pageId);
-    expect(status).toBe(403);
+    // Another browser cannot drive A's bar: the page id was not issued to it, and A's ticket is
+    // bound to A's browser (its CSRF nonce), so knowing both does not help.
+    const { pageId, pageTicket } = await boot(a.page);
+    const statuses = await b.page.evaluate(
+      async ({ pageId, aTicket }) => {
+        const { csrfToken, pageTicket } = (window as unknown as { sample: { boot: Boot } }).sample.boot;
+        const start = async (ticket: string) =>
+          (await fetch('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify({ pageId, pageTicket: ticket }) })).status;
+        return { ownTicket: await start(pageTicket), aTicket: await start(aTicket) };
+      },
+      { pageId, aTicket: pageTicket },
+    );
+    expect(statuses).toEqual({ ownTicket: 403, aTicket: 403 });
     await a2.close();
+  }, 60_000);
+
+  it('throttles a burst of chat lines (429 past the limit: subscribers get only the accepted ones) and of long tasks', async () => {
+    // E, a new visitor: its first line starts its session, whose budget the burst then uses up.
+    const e = await visitor();
+    const tag = `burst-${Date.now()}`;
+    await say(e.page, `${tag} first`);
+    await shows(b.page, `${tag} first`);
+    const burst = 15;
+    const answers = await e.page.evaluate(
+      async ({ tag, burst }) => {
+        const { csrfToken } = (window as unknown as { sample: { boot: Boot } }).sample.boot;
+        const post = async (i: number) => {
+          const res = await fetch('/api/messages', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+            body: JSON.stringify({ text: `${tag} #${i}` }),
+          });
+          return { status: res.status, retryAfter: res.headers.get('retry-after'), message: ((await res.json()) as { message?: string }).message };
+        };
+        return Promise.all(Array.from({ length: burst }, (_, i) => post(i)));
+      },
+      { tag, burst },
+    );
+    const accepted = answers.filter((r) => r.status === 201);
+    const refused = answers.filter((r) => r.status === 429);
+    expect({ accepted: accepted.length, refused: refused.length }).toEqual({ accepted: CHAT_BURST, refused: burst - CHAT_BURST });
+    for (const r of refused) {
+      expect(r.message).toMatch(/^Too many messages: try again in \d+ s$/);
+      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    // The page says so when the visitor types one more.
+    await say(e.page, `${tag} one more`);
+    await waitFor('the 429 shown on the page', async () => /^Too many messages: try again in \d+ s$/.test(await errorText(e.page)));
+
+    // What everyone got: the first line and the accepted ones, once each (B's barrier: E is still refused).
+    await barrier(a.page, [b.page]);
+    const lines = (await logTexts(b.page)).filter((t) => t.includes(tag));
+    expect(lines).toHaveLength(1 + CHAT_BURST);
+    expect(lines.some((t) => t.includes(`${tag} one more`))).toBe(false);
+
+    // Long tasks: a few a minute per session, then 429 (E has a session: its own budget).
+    const tasks = await e.page.evaluate(async (n) => {
+      const { csrfToken, pageId, pageTicket } = (window as unknown as { sample: { boot: Boot } }).sample.boot;
+      const statuses: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const res = await fetch('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken }, body: JSON.stringify({ pageId, pageTicket }) });
+        statuses.push(res.status);
+      }
+      return statuses;
+    }, TASKS_PER_MINUTE + 1);
+    expect(tasks).toEqual([...Array<number>(TASKS_PER_MINUTE).fill(202), 429]);
   }, 60_000);
 
   it('logged-in users get "who joined" and private messages; anonymous and logged-out pages never get __authorized__', async () => {
     // C logs in as bob, then logs out: its page is anonymous again.
     const c = await visitor();
     await login(c.page, 'bob');
-    await Promise.all([c.page.waitForEvent('load'), c.page.click('#logout')]);
-    await connected(c.page);
+    await logout(c.page);
     const cBoot = await boot(c.page);
     expect(cBoot.user).toBeNull();
     expect(cBoot.subscribe).not.toContain('my-app__authorized__');
 
     // D is carol, logged in: she sees who joins.
-    const d = await visitor();
+    d = await visitor();
     await login(d.page, 'carol');
     expect((await boot(d.page)).subscribe).toEqual(expect.arrayContaining(['my-app__authorized__', 'my-app__user__carol']));
 
@@ -294,9 +442,7 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     await shows(d.page, 'Alice logged in');
 
     // Alice writes to carol only.
-    await a.page.selectOption('#private-to', 'carol');
-    await a.page.fill('#private-text', 'for carol only');
-    await a.page.click('#private-form button[type=submit]');
+    await sendPrivate(a.page, 'carol', 'for carol only');
     await shows(d.page, 'for carol only');
 
     await barrier(a.page, [b.page, c.page, d.page]);
@@ -305,30 +451,100 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
       expect(msgs.filter((m) => m.channel === 'my-app__authorized__' || m.channel.startsWith('my-app__user__'))).toEqual([]);
       expect((await logTexts(p)).some((t) => t.includes('logged in') || t.includes('for carol only'))).toBe(false);
     }
-    // nginx refuses the logged-out page if it asks for __authorized__ itself.
+    // nginx refuses the logged-out page if it asks for __authorized__ itself: 401, since logging
+    // out deleted the session and its cookie (a reader has no session).
     const status = await c.page.evaluate(async () => {
       const ctl = new AbortController();
       const res = await fetch('/sub/my-app__authorized__', { signal: ctl.signal });
       ctl.abort();
       return res.status;
     });
-    expect(status).toBe(403);
+    expect(status).toBe(401);
+    expect(await cookieNames(c.context)).toEqual(['sample.csrf']);
+  }, 90_000);
+
+  it('logging in ends the old session\'s streams; logging out ends the session\'s and the user\'s (revokeSession, revokeUser)', async () => {
+    const tag = `revoke-${Date.now()}`;
+    // L: one browser, two pages. Its first line starts an anonymous session; L2 then subscribes to it.
+    const l = await visitor();
+    await say(l.page, `${tag} L's first line`);
+    await waitFor("L's session started", async () => (await boot(l.page)).session);
+    const l2 = await openPage(l.context);
+    const anonymous = (await boot(l2)).channels.session!;
+    expect(anonymous).toBeDefined();
+
+    // L logs in as carol in its first page: the anonymous session is gone, and so are its streams.
+    let mark = (await states(l2)).length;
+    await login(l.page, 'carol');
+    if (server === 'nchan') {
+      // Every connection that named the channel is closed; the client comes back and is refused.
+      await waitFor('L2 refused', async () => (await state(l2)) === 'denied');
+      expect((await states(l2)).slice(mark)).toEqual(['reconnecting', 'denied']);
+      expect(await deniedStatuses(l2)).toEqual([403]);
+    } else {
+      // The channel is closed with a notice; the connection stays open on the others.
+      await waitFor('L2 told its session channel is closed', async () => (await deleted(l2)).includes(anonymous));
+      expect(await deleted(l2)).toEqual([anonymous]);
+      expect(await state(l2)).toBe('open');
+    }
+    expect(await errorText(l2)).toMatch(/reload the page/);
+
+    // Carol, logged in in both pages of L and in another browser (M: D, carol since the log-in test).
+    await l2.reload();
+    await connected(l2);
+    const carol = await boot(l2);
+    expect(carol.subscribe).toEqual(expect.arrayContaining([carol.channels.session, 'my-app__authorized__', 'my-app__user__carol']));
+    const m = d;
+    expect((await boot(m.page)).user?.id).toBe('carol');
+    await sendPrivate(a.page, 'carol', `${tag} before`);
+    for (const p of [l2, m.page]) await shows(p, `${tag} before`);
+
+    // L logs out in its first page; L2 is left open.
+    mark = (await states(l2)).length;
+    const markM = (await states(m.page)).length;
+    await logout(l.page);
+    if (server === 'nchan') {
+      // L2: closed, back without a session, refused. M (carol elsewhere): closed too, back, let in.
+      await waitFor('L2 refused', async () => (await state(l2)) === 'denied');
+      expect((await states(l2)).slice(mark)).toEqual(['reconnecting', 'denied']);
+      expect(await deniedStatuses(l2)).toEqual([401]);
+      await waitFor('M back', async () => (await states(m.page)).slice(markM).join() === 'reconnecting,open');
+    } else {
+      // L2: its session and user channels are closed, nothing else; M loses carol's channel.
+      await waitFor('L2 told both channels are closed', async () => (await deleted(l2)).length === 2);
+      expect([...(await deleted(l2))].sort()).toEqual([carol.channels.session, 'my-app__user__carol'].sort());
+      await waitFor('M told carol\'s channel is closed', async () => (await deleted(m.page)).length === 1);
+      expect(await deleted(m.page)).toEqual(['my-app__user__carol']);
+      for (const p of [l2, m.page]) expect((await states(p)).slice(p === l2 ? mark : markM)).toEqual([]);
+      // What push-stream does not end: the shared __authorized__ stays on L2's connection until
+      // push_stream_subscriber_connection_ttl (15 min in the shipped config; README, Security).
+      expect(await subscribed(l2)).toEqual(expect.arrayContaining(['my-app__authorized__']));
+      expect(await subscribed(l2)).not.toContain('my-app__user__carol');
+    }
+
+    // A private line to carol now: never on L2; on M only where the server let it back in (Nchan).
+    await sendPrivate(a.page, 'carol', `${tag} after`);
+    if (server === 'nchan') {
+      await shows(m.page, `${tag} after`);
+      await barrier(a.page, [m.page]); // L2 is closed: nothing can reach it any more
+    } else {
+      await barrier(a.page, [l2, m.page]);
+      expect(await got(m.page, `${tag} after`)).toBe(false);
+    }
+    expect(await got(l2, `${tag} after`)).toBe(false);
+    expect(await got(l2, `${tag} before`)).toBe(true);
   }, 90_000);
 
   it('keeps receiving across an nginx reload, without a lost or doubled message', async () => {
     const tag = `reload-${Date.now()}`;
     const total = 30;
-    // Sent straight to the app (not through the nginx being reloaded), one at a time: each is
-    // published exactly once, so a missing or doubled line can only come from the delivery.
-    const cookies = (await a.context.cookies(nginx.baseUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const token = (await boot(a.page)).csrfToken;
+    // Published by the test as the app publishes a chat line (the app would refuse 30 lines in 3 s
+    // from one visitor), one at a time: each is published exactly once, so a missing or doubled
+    // line can only come from the delivery.
     const sendOne = async (i: number) => {
-      const res = await fetch(`http://127.0.0.1:${appPort}/api/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': token, cookie: cookies },
-        body: JSON.stringify({ text: `${tag} #${i}` }),
-      });
-      expect(res.status).toBe(201);
+      const id = randomUUID();
+      const message = { kind: 'chat', id, from: 'reload test', text: `${tag} #${i}`, at: new Date().toISOString() };
+      await push.publish(push.channels.all(), message, { eventId: id, eventType: 'chat' });
     };
     const statesBefore = await Promise.all([b.page, a.page].map(async (p) => (await states(p)).length));
     const master = readFileSync(join(nginx.workDir, 'nginx.pid'), 'utf8').trim();
@@ -391,72 +607,192 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     expect(await state(a.page)).toBe('open');
     expect(await a.page.locator('#login-form').isVisible()).toBe(false);
   }, 60_000);
+
+  it('throttles log-ins per address: 429 past the limit, shown on the page, and no "who joined" for a refused one', async () => {
+    // Straight through nginx, as a script would: a reader's CSRF cookie and token, no session.
+    const page = await fetch(`${nginx.baseUrl}/api/page`);
+    const csrfCookie = setCookie(page, 'sample.csrf')!;
+    const { csrfToken } = (await page.json()) as Boot;
+    const joinedBefore = (await received(a.page)).filter((m) => m.eventType === 'joined').length;
+    const answers: Array<{ status: number; retryAfter: string | null; message?: string }> = [];
+    // The earlier tests' log-ins count too; each attempt claims another address, which changes nothing:
+    // the app trusts only nginx's hop of X-Forwarded-For (main.ts), not what the client put there.
+    for (let i = 0; i <= LOGINS_PER_MINUTE && answers.at(-1)?.status !== 429; i++) {
+      const res = await fetch(`${nginx.baseUrl}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken, cookie: csrfCookie, 'x-forwarded-for': `203.0.113.${i + 1}` },
+        body: JSON.stringify({ username: 'bob' }),
+      });
+      answers.push({ status: res.status, retryAfter: res.headers.get('retry-after'), message: ((await res.json()) as { message?: string }).message });
+    }
+    const accepted = answers.filter((r) => r.status === 200).length;
+    expect(answers.slice(0, accepted).every((r) => r.status === 200)).toBe(true);
+    expect(accepted).toBeLessThanOrEqual(LOGINS_PER_MINUTE);
+    expect(answers.at(-1)).toEqual({ status: 429, retryAfter: expect.stringMatching(/^\d+$/), message: expect.stringMatching(/^Too many log-ins from your address: try again in \d+ s$/) });
+
+    // The form says it too (B's browser, same address), and the page stays as it was.
+    await b.page.selectOption('#login-user', 'carol');
+    await b.page.click('#login-form button[type=submit]');
+    await waitFor('the 429 shown on the page', async () => /^Too many log-ins from your address/.test(await errorText(b.page)));
+    expect((await boot(b.page)).user).toBeNull();
+
+    // Alice (logged in) got one "Bob logged in" per accepted log-in, none for a refused one.
+    await barrier(a.page, [a.page]);
+    expect((await received(a.page)).filter((m) => m.eventType === 'joined').length - joinedBefore).toBe(accepted);
+  }, 60_000);
 });
 
 
 // docker-compose.yml keeps sessions in Redis (connect-redis): the same app, run with REDIS_URL.
+// No nginx here: every publish fails (quickly), which is what the secrets checks need.
 describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
+  const REDIS_PASSWORD = 'redis-e2e-password-42';
+  const PUB_PASSWORD = 'pub-e2e-password-43';
   let redis: ChildProcess;
-  let redisPort: number;
+  let redisUrl: string;
+  let keys: () => Promise<string[]>;
+  let closeRedisClient: () => Promise<void>;
+  // One app for both tests (the second restarts it): an app start is seconds.
+  let env: Record<string, string>;
+  let base: string;
+  let first: SampleApp;
 
   beforeAll(async () => {
     // npm's pretest installs redis-server: a missing one is a failure, not a silent skip.
     if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is missing: run npm test (its pretest installs it)');
-    redisPort = await findFreePort();
-    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const redisPort = await findFreePort();
+    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', REDIS_PASSWORD], {
+      stdio: 'ignore',
+    });
     await waitFor('redis listening', () => isListening(redisPort));
-  }, 30_000);
+    redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${redisPort}`;
+    const client = createClient({ url: redisUrl });
+    await client.connect();
+    keys = async () => (await client.keys('sample-sess:*')).sort();
+    closeRedisClient = async () => {
+      await client.close();
+    };
+    env = await appEnv();
+    base = `http://127.0.0.1:${env.PORT}`;
+    first = SampleApp.start(env);
+    await started(first);
+  }, 60_000);
 
   afterAll(async () => {
+    await first?.stop();
+    await closeRedisClient?.();
     redis?.kill('SIGTERM');
   });
 
-  it('keeps a logged-in session across an app restart', async () => {
-    const appPort = await findFreePort();
-    const env = {
+  async function appEnv(): Promise<Record<string, string>> {
+    return {
       HOST: '127.0.0.1',
-      PORT: String(appPort),
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      PORT: String(await findFreePort()),
+      REDIS_URL: redisUrl,
       SESSION_SECRET: 'redis-e2e-session-secret-0123456789',
       NGINX_PUSH_STREAM_SERVER: 'nchan',
-      // No nginx here: the "who joined" notice fails, quickly, and must not fail the login.
-      NGINX_PUSH_STREAM_PUB_URL: `http://127.0.0.1:${await findFreePort()}/pub`,
+      // Nobody listens there; the URL carries a password the app must never show.
+      NGINX_PUSH_STREAM_PUB_URL: `http://publisher:${PUB_PASSWORD}@127.0.0.1:${await findFreePort()}/pub`,
       NGINX_PUSH_STREAM_RETRY_ATTEMPTS: '1',
       NGINX_PUSH_STREAM_SECRET: SECRET,
     };
-    const base = `http://127.0.0.1:${appPort}`;
-    const started = async (app: SampleApp) =>
-      waitFor('app up', async () => !app.exited && (await fetch(`${base}/api/health`)).ok, 30_000).catch((err: Error) => {
-        throw new Error(`${err.message}\n${app.output}`);
-      });
+  }
 
-    const first = SampleApp.start(env);
-    await started(first);
-    expect(first.output).toContain(`sessions in Redis at redis://127.0.0.1:${redisPort}`);
-    const page = await fetch(`${base}/api/page`);
-    const cookie = page.headers.get('set-cookie')!.split(';')[0];
-    const { csrfToken } = (await page.json()) as Boot;
-    const login = await fetch(`${base}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken, cookie },
-      body: JSON.stringify({ username: 'bob' }),
+  async function started(app: SampleApp): Promise<void> {
+    await waitFor('app up', async () => !app.exited && (await fetch(`${base}/api/health`)).ok, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${app.output}`);
     });
+  }
+
+  /** A reader's bootstrap: its CSRF cookie and the page's token. */
+  async function read(cookie?: string): Promise<{ res: Response; boot: Boot; csrf: string }> {
+    const res = await fetch(`${base}/api/page`, cookie ? { headers: { cookie } } : {});
+    const csrf = setCookie(res, 'sample.csrf') ?? cookie!.split('; ').find((c) => c.startsWith('sample.csrf='))!;
+    return { res, boot: (await res.json()) as Boot, csrf };
+  }
+
+  function post(path: string, cookie: string, token: string, body: unknown = {}): Promise<Response> {
+    return fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': token, cookie }, body: JSON.stringify(body) });
+  }
+
+  it('stores no session for readers, one from the first write, none after logout; says nothing of its secrets', async () => {
+    // The Redis URL is logged without its password.
+    expect(first.output).toContain(`sessions in Redis at redis://***@127.0.0.1:`);
+
+    // 20 cookie-less page loads: a CSRF cookie each, no session cookie, nothing in Redis.
+    const readers = await Promise.all(Array.from({ length: 20 }, () => read()));
+    for (const r of readers) {
+      expect(r.res.status).toBe(200);
+      expect(r.res.headers.getSetCookie().map((c) => c.split('=')[0])).toEqual(['sample.csrf']);
+      expect(r.boot.session).toBe(false);
+    }
+    expect(await keys()).toEqual([]);
+
+    // One reader writes a line: its session is stored, whatever became of the line. Here nginx
+    // is unreachable: a 503 that says what failed and nothing of where (the URL has a password).
+    const { csrf, boot } = readers[0];
+    const line = await post('/api/messages', csrf, boot.csrfToken, { text: 'hello' });
+    expect(line.status).toBe(503);
+    expect(await line.json()).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'The message could not be delivered' });
+    const sid = setCookie(line, 'sample.sid')!;
+    expect(sid).toBeDefined();
+    expect(await keys()).toHaveLength(1);
+    const again = await read(`${csrf}; ${sid}`);
+    expect({ session: again.boot.session, displayName: again.boot.displayName }).toEqual({ session: true, displayName: expect.stringMatching(/^guest-[0-9a-f]{6}$/) });
+
+    // Log in, then out: the session is replaced, then deleted; the logout succeeds although
+    // nginx cannot be told to end the session's subscriptions (the app logs that it could not).
+    const login = await post('/api/login', `${csrf}; ${sid}`, again.boot.csrfToken, { username: 'alice' });
     expect(login.status).toBe(200);
-    const loggedIn = login.headers.get('set-cookie')!.split(';')[0]; // regenerated on login
+    const aliceSid = setCookie(login, 'sample.sid')!;
+    expect(aliceSid).not.toBe(sid);
+    expect(await keys()).toHaveLength(1);
+    const alice = await read(`${csrf}; ${aliceSid}`);
+    const logout = await post('/api/logout', `${csrf}; ${aliceSid}`, alice.boot.csrfToken);
+    expect(logout.status).toBe(200);
+    expect(setCookie(logout, 'sample.sid')).toBe('sample.sid='); // cleared
+    expect(await keys()).toEqual([]);
+    await waitFor('the failed revocations logged', async () => (first.output.match(/could not end the subscriptions of/g) ?? []).length >= 3);
+    // Failed publishes and revocations were logged, without either password.
+    expect(first.output).toContain('publish to my-app__all__ failed');
+    expect(first.output).not.toContain(PUB_PASSWORD);
+    expect(first.output).not.toContain(REDIS_PASSWORD);
+  }, 60_000);
+
+  it('keeps a logged-in session across an app restart', async () => {
+    const { csrf, boot: reader } = await read();
+    // An anonymous session first (the session button), then the login replaces it.
+    const start = await post('/api/session', csrf, reader.csrfToken);
+    expect(start.status).toBe(200);
+    const cookie = setCookie(start, 'sample.sid')!;
+    const login = await post('/api/login', `${csrf}; ${cookie}`, reader.csrfToken, { username: 'bob' });
+    // No nginx here: the "who joined" notice fails, quickly, and must not fail the login.
+    expect(login.status).toBe(200);
+    const loggedIn = setCookie(login, 'sample.sid')!; // regenerated on login
     expect(loggedIn).not.toBe(cookie);
     await first.stop();
 
     const second = SampleApp.start(env);
     try {
       await started(second);
-      const again = (await (await fetch(`${base}/api/page`, { headers: { cookie: loggedIn } })).json()) as Boot;
+      const again = (await read(`${csrf}; ${loggedIn}`)).boot;
       expect(again.user).toEqual({ id: 'bob', name: 'Bob' });
       expect(again.subscribe).toContain('my-app__user__bob');
       // The session from before the login is gone (regenerated), not logged in.
-      const old = (await (await fetch(`${base}/api/page`, { headers: { cookie } })).json()) as Boot;
-      expect(old.user).toBeNull();
+      const old = (await read(`${csrf}; ${cookie}`)).boot;
+      expect({ user: old.user, session: old.session }).toEqual({ user: null, session: false });
     } finally {
       await second.stop();
     }
   }, 90_000);
+});
+
+describe('sample app configuration', () => {
+  it('refuses to start when SESSION_SECRET is NGINX_PUSH_STREAM_SECRET', async () => {
+    const app = misconfigured;
+    await waitFor('the app to exit', async () => app.exited, 30_000);
+    expect(app.exitCode).toBe(1);
+    expect(app.output).toContain('SESSION_SECRET must differ from NGINX_PUSH_STREAM_SECRET');
+    expect(app.output).not.toContain(SECRET);
+  }, 40_000);
 });

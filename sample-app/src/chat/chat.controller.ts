@@ -1,8 +1,9 @@
 import { Body, Controller, ForbiddenException, HttpCode, NotFoundException, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
+import { SessionsService } from '../auth/sessions.service.js';
 import { UsersService } from '../auth/users.service.js';
 import { CsrfGuard } from '../csrf/csrf.guard.js';
-import { displayName } from '../page/page.controller.js';
+import { RateGroup, RateLimitGuard } from '../throttling.js';
 import { ChatMessageDto } from './dto/chat-message.dto.js';
 import { PrivateMessageDto } from './dto/private-message.dto.js';
 import type { ChatMessage, PrivateMessage, SessionNotice } from './messages.js';
@@ -10,18 +11,21 @@ import { PublisherService } from './publisher.service.js';
 
 /** Browsers never publish: they POST here, the app validates and publishes through nginx. */
 @Controller('api')
-@UseGuards(CsrfGuard)
+@UseGuards(CsrfGuard, RateLimitGuard)
+@RateGroup('chat')
 export class ChatController {
   constructor(
     private readonly publisher: PublisherService,
     private readonly users: UsersService,
+    private readonly sessions: SessionsService,
   ) {}
 
-  /** A chat line for everyone, anonymous visitors included (`__all__`). */
+  /** A chat line for everyone, anonymous visitors included (`__all__`). A visitor's first line starts its session. */
   @Post('messages')
   @HttpCode(201)
-  send(@Req() req: Request, @Body() body: ChatMessageDto): Promise<ChatMessage> {
-    const from = displayName(req, this.publisher.channels);
+  async send(@Req() req: Request, @Body() body: ChatMessageDto): Promise<ChatMessage> {
+    await this.sessions.ensure(req);
+    const from = this.sessions.displayName(req)!;
     return this.publisher.publish<ChatMessage>(this.publisher.channels.all(), { kind: 'chat', from, text: body.text });
   }
 
@@ -45,7 +49,8 @@ export class ChatController {
   /** A notice to this session only (`__session__<token>`): every page of this browser, no other. */
   @Post('notify-session')
   @HttpCode(201)
-  notifySession(@Req() req: Request): Promise<SessionNotice> {
+  async notifySession(@Req() req: Request): Promise<SessionNotice> {
+    await this.sessions.ensure(req);
     return this.publisher.publish<SessionNotice>(this.publisher.channels.session(req.sessionID), {
       kind: 'notice',
       text: `Only your session sees this (${new Date().toLocaleTimeString('en-GB')}).`,
