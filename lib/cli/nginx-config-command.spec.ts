@@ -28,19 +28,20 @@ describe('nestjs-push-stream nginx-config', () => {
     expect(out.stdout).toContain('#   load_module /mods/nchan.so;');
     expect(out.stdout).toContain('listen 80;');
     expect(out.stdout).toContain('listen 127.0.0.1:9081;');
-    expect(out.stdout).toContain('proxy_pass http://api.internal:3000;');
+    expect(out.stdout).toContain('upstream push_stream_app {\n  server api.internal:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+    expect(out.stdout).toContain('proxy_pass http://push_stream_app;');
     expect(out.stdout).toContain('nchan_subscriber websocket;');
     expect(out.stdout).not.toMatch(/\$\{[A-Z_]+\}/);
     expect(m.tested).toEqual([]);
   });
 
   it('reads the templates\' own variables when no option is given; options win', async () => {
-    const env = { NGINX_PUSH_STREAM_SERVER: 'push-stream', NGINX_LISTEN: '127.0.0.1:8080', NGINX_PUB_ALLOW: '10.0.0.0/8', APP_UPSTREAM: 'app_pool' };
+    const env = { NGINX_PUSH_STREAM_SERVER: 'push-stream', NGINX_LISTEN: '127.0.0.1:8080', NGINX_PUB_ALLOW: '10.0.0.0/8', APP_UPSTREAM: '10.0.0.11:3000,10.0.0.12:3000' };
     const { out, io } = capture();
     expect(await runNginxConfig(['--listen', '8081'], env, io, machine())).toBe(0);
     expect(out.stdout).toContain('listen 8081;');
     expect(out.stdout).toContain('allow 10.0.0.0/8;');
-    expect(out.stdout).toContain('proxy_pass http://app_pool;');
+    expect(out.stdout).toContain('  server 10.0.0.11:3000;\n  server 10.0.0.12:3000;\n');
     expect(out.stdout).toContain('push_stream_subscriber websocket;');
   });
 
@@ -80,6 +81,8 @@ describe('nestjs-push-stream nginx-config', () => {
     [['--listen', 'localhost:'], '--listen (NGINX_LISTEN): "localhost:" is not port, host:port or [IPv6]:port'],
     [['--app', '127.0.0.1:3000; evil'], '--app (APP_UPSTREAM): "127.0.0.1:3000; evil" is not host:port'],
     [['--app', 'bad_host:3000'], '--app (APP_UPSTREAM): "bad_host" is not an IP address or host name'],
+    [['--app', 'app_pool'], '--app (APP_UPSTREAM): "app_pool" is not host:port'],
+    [['--app', '10.0.0.1:3000', '--app', '10.0.0.2'], '--app (APP_UPSTREAM): "10.0.0.2" is not host:port'],
     [['--pub-allow', '10.0.0.0/33'], '--pub-allow (NGINX_PUB_ALLOW): "10.0.0.0/33" is not an address or CIDR network'],
     [['--pub-allow', 'all'], '--pub-allow (NGINX_PUB_ALLOW): "all" is not an address or CIDR network'],
     [['--server', 'apache'], '--server (NGINX_PUSH_STREAM_SERVER): "apache" is not "push-stream" or "nchan"'],
@@ -115,6 +118,12 @@ describe('nestjs-push-stream nginx-config', () => {
     expect(await runNginxConfig([], {}, plain.io, machine())).toBe(0);
     expect(plain.out.stdout).toContain('  listen 9080;\n');
     expect(plain.out.stdout).not.toContain('ssl');
+  });
+
+  it('--app repeated: one upstream server line per instance', async () => {
+    const { out, io } = capture();
+    expect(await runNginxConfig(['--app', '10.0.0.11:3000', '--app', 'app2.internal:3000'], {}, io, machine())).toBe(0);
+    expect(out.stdout).toContain('upstream push_stream_app {\n  server 10.0.0.11:3000;\n  server app2.internal:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
   });
 
   it('accepts IPv6 listeners and loopback publishers', async () => {

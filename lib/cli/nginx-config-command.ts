@@ -29,8 +29,8 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
                                 unless --public-publisher      [NGINX_PUB_LISTEN, default 127.0.0.1:9081]
   --pub-allow <addr|cidr>       a network allowed to publish besides loopback
                                                                [NGINX_PUB_ALLOW, default 127.0.0.1]
-  --app <host:port|upstream>    the NestJS application, or the name of an upstream block you define
-                                                               [APP_UPSTREAM, default 127.0.0.1:3000]
+  --app <host:port>             the NestJS application; repeat it for several instances (kept-alive
+                                upstream)      [APP_UPSTREAM, comma-separated, default 127.0.0.1:3000]
   --tls-cert <file> --tls-key <file>
                                 TLS on the public listener (PEM, absolute paths): https:// and wss://
                                                                [NGINX_TLS_CERT, NGINX_TLS_KEY]
@@ -116,7 +116,7 @@ export async function runNginxConfig(
         listen: { type: 'string' },
         'pub-listen': { type: 'string' },
         'pub-allow': { type: 'string' },
-        app: { type: 'string' },
+        app: { type: 'string', multiple: true },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'public-publisher': { type: 'boolean', default: false },
@@ -138,7 +138,7 @@ export async function runNginxConfig(
     listen: parsed.listen ?? env.NGINX_LISTEN ?? '9080',
     pubListen: parsed['pub-listen'] ?? env.NGINX_PUB_LISTEN ?? '127.0.0.1:9081',
     pubAllow: parsed['pub-allow'] ?? env.NGINX_PUB_ALLOW ?? '127.0.0.1',
-    app: parsed.app ?? env.APP_UPSTREAM ?? '127.0.0.1:3000',
+    app: parsed.app?.join(',') ?? env.APP_UPSTREAM ?? '127.0.0.1:3000',
   };
   const certificate = parsed['tls-cert'] ?? env.NGINX_TLS_CERT;
   const key = parsed['tls-key'] ?? env.NGINX_TLS_KEY;

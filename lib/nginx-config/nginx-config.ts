@@ -16,7 +16,7 @@ export interface NginxConfigValues {
   pubListen: string;
   /** A network allowed to publish besides loopback (`NGINX_PUB_ALLOW`): an address or CIDR. */
   pubAllow: string;
-  /** The NestJS application (`APP_UPSTREAM`): `host:port`, or the name of an `upstream` block. */
+  /** The NestJS application's instances (`APP_SERVERS`): `host:port`, several separated by commas. */
   app: string;
   /** TLS on the public listener (`NGINX_TLS`): PEM certificate chain and key files. */
   tls?: { certificate: string; key: string };
@@ -34,7 +34,6 @@ export class NginxConfigValueError extends Error {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const UPSTREAM_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 function port(field: keyof NginxConfigValues, raw: string): number {
   if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) throw new NginxConfigValueError(field, `${JSON.stringify(raw)} is not a port (1-65535)`);
@@ -83,7 +82,7 @@ export function validateNginxConfigValues(values: NginxConfigValues, allowPublic
   if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))) {
     throw new NginxConfigValueError('pubAllow', `${JSON.stringify(values.pubAllow)} is not an address or CIDR network (e.g. 10.0.0.0/8)`);
   }
-  if (!UPSTREAM_NAME.test(values.app)) hostPort('app', values.app, true);
+  for (const instance of values.app.split(',')) hostPort('app', instance, true);
   for (const file of values.tls ? [values.tls.certificate, values.tls.key] : []) {
     // Written into the config as is: no spaces, quotes, semicolons or braces that would end the directive.
     if (!/^\/[^\s;{}'"\\$]+$/.test(file)) throw new NginxConfigValueError('tls', `${JSON.stringify(file)} is not an absolute file path nginx can read as is`);
@@ -105,7 +104,7 @@ function placeholders(values: NginxConfigValues): Record<string, string> {
     NGINX_TLS: tls ? `\n  ssl_certificate ${tls.certificate};\n  ssl_certificate_key ${tls.key};` : '',
     NGINX_PUB_LISTEN: values.pubListen,
     NGINX_PUB_ALLOW: values.pubAllow,
-    APP_UPSTREAM: values.app,
+    APP_SERVERS: values.app.split(',').map((instance) => `  server ${instance};`).join('\n'),
   };
 }
 

@@ -56,11 +56,22 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
     expect(location(server(conf, '${NGINX_LISTEN}'), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
   });
 
+  it('asks the app over kept-alive HTTP/1.1 connections of one upstream, with small buffers', () => {
+    const body = location(conf, '= /_push_stream_auth');
+    expect(conf).toMatch(/upstream push_stream_app \{\n\$\{APP_SERVERS\}\n  keepalive \d+;\n  keepalive_timeout 4s;\n\}/);
+    expect(body).toContain('proxy_pass http://push_stream_app/push-stream/auth;');
+    expect(body).toContain('proxy_http_version 1.1;');
+    expect(body).toMatch(/proxy_buffer_size 1k;\s+proxy_buffers 2 1k;/);
+    expect(location(server(conf, '${NGINX_LISTEN}'), '/')).toContain('proxy_pass http://push_stream_app;');
+  });
+
   it('sends the auth request no client header verbatim: forwarding headers from nginx’s own variables', () => {
     const body = location(conf, '= /_push_stream_auth');
     expect(body).toContain('proxy_pass_request_headers off;');
     const set = Object.fromEntries([...body.matchAll(/proxy_set_header (\S+) (.*);/g)].map((m) => [m[1].toLowerCase(), m[2]]));
     expect(set).toEqual({
+      // Empty: the connection to the app is kept alive (the upstream's keepalive).
+      connection: '""',
       'content-length': '""',
       cookie: '$http_cookie',
       'x-push-stream-channels': '$push_channels',
