@@ -1,13 +1,78 @@
-// Public API of nestjs-push-stream. `nestjs-push-stream/axios` and `nestjs-push-stream/config`
-// are separate entry points so that @nestjs/axios and @nestjs/config stay optional.
-export * from './push-stream.constants.js';
-export * from './push-stream.module.js';
+// Public API of nestjs-push-stream, exported by name: whatever is not listed here is private and
+// may change in any version. test/unit/public-api.spec.ts lists the runtime names of every entry
+// point, so an addition shows up in review. Other entry points: `nestjs-push-stream/axios` and
+// `nestjs-push-stream/config` (so that @nestjs/axios and @nestjs/config stay optional),
+// `nestjs-push-stream/testing`, `nestjs-push-stream/browser`.
+import type { ResolvedPushStreamOptions as ResolvedOptions } from './options/push-stream-options.interface.js';
+import { PUSH_STREAM_RESOLVED_OPTIONS as RESOLVED_OPTIONS } from './push-stream.constants.js';
+
+// The module and what it provides.
+export { PushStreamModule } from './push-stream.module.js';
 export type { PushStreamModuleExtras } from './push-stream.module-definition.js';
-export { PUSH_STREAM_MODULE_OPTIONS } from './push-stream.module-definition.js';
-export * from './errors/index.js';
-export * from './options/index.js';
-export * from './channels/index.js';
-export * from './dialects/index.js';
-export * from './http/index.js';
-export * from './service/index.js';
-export * from './auth/index.js';
+export type {
+  PageChannelPolicy,
+  PushStreamAuthOptions,
+  PushStreamModuleOptions,
+  PushStreamServerKind,
+  PushStreamUser,
+  RetryPolicy,
+  SubscriberEndpoint,
+} from './options/push-stream-options.interface.js';
+export { pushStreamOptionsFromEnv } from './options/options-from-env.js';
+
+// Publishing.
+export { PushStreamService } from './service/push-stream.service.js';
+export type { HealthCheck, HealthCheckName, HealthOptions, HealthReport, HealthWorker } from './service/health.interface.js';
+export type { RevocationResult } from './service/revocation.interface.js';
+export type { SubscriberUrlOptions, SubscriberUrls } from './service/subscriber-urls.interface.js';
+export type {
+  ChannelInfo,
+  JsonValue,
+  PublishManyResult,
+  PublishOptions,
+  PublishResult,
+  ServerStats,
+} from './dialects/push-stream-result.interface.js';
+
+// Channel names.
+export { PushStreamChannels } from './channels/push-stream-channels.js';
+
+// Transports and servers: tokens that are also the types (override them in tests).
+export { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpResponse } from './http/http-client.interface.js';
+export { UndiciHttpClient, type UndiciHttpClientOptions } from './http/undici-http-client.js';
+export { PushStreamDialect, type DialectRequest, type ServerAnswer, type ServerOperation } from './dialects/push-stream-dialect.interface.js';
+
+// Errors.
+export {
+  ChannelSetTooLargeError,
+  InvalidChannelNameError,
+  InvalidMessageError,
+  MessageTooLargeError,
+  PushStreamConfigError,
+  PushStreamConnectionError,
+  PushStreamError,
+  PushStreamHttpError,
+  PushStreamProtocolError,
+  PushStreamTimeoutError,
+  redactUrl,
+} from './errors/push-stream.exception.js';
+
+// Subscriber authorization.
+export { PushStreamChannelRule } from './auth/channel-rule.decorator.js';
+export type { ChannelRule, ChannelRuleContext, ParsedChannel } from './auth/channel-rule.interface.js';
+export { ChannelAuthGuard } from './auth/channel-auth.guard.js';
+export { PushStreamAuthController } from './auth/push-stream-auth.controller.js';
+export { PushStreamAuthEndpoint } from './auth/push-stream-auth-endpoint.decorator.js';
+export type { SubscriberAuthRequest } from './auth/subscriber-auth-request.js';
+export { loadedSessionId } from './auth/request-session.js';
+
+/**
+ * @deprecated An internal token, exported only until applications move off it; it will be removed.
+ * To learn the configured server use `PushStreamService.server`.
+ */
+export const PUSH_STREAM_RESOLVED_OPTIONS: typeof RESOLVED_OPTIONS = RESOLVED_OPTIONS;
+/**
+ * @deprecated The internal shape behind PUSH_STREAM_RESOLVED_OPTIONS; it will be removed. The
+ * server is `PushStreamServerKind`, read with `PushStreamService.server`.
+ */
+export type ResolvedPushStreamOptions = ResolvedOptions;

@@ -1,8 +1,9 @@
+// Internal injection tokens. The public ones are classes (PushStreamHttpClient, PushStreamDialect,
+// PushStreamService); these stay private so they can change without a major version.
+
 /** Options after validation and defaults (ResolvedPushStreamOptions). */
 export const PUSH_STREAM_RESOLVED_OPTIONS = Symbol('PUSH_STREAM_RESOLVED_OPTIONS');
-/** The transport (PushStreamHttpClient). Override it to use your own client or a fake in tests. */
-export const PUSH_STREAM_HTTP_CLIENT = Symbol('PUSH_STREAM_HTTP_CLIENT');
-/** The server dialect (PushStreamDialect), chosen from the `server` option. */
-export const PUSH_STREAM_DIALECT = Symbol('PUSH_STREAM_DIALECT');
-/** Sleep used between retries; override with an instant one in tests. */
+/** Sleep used between retries; the testing module and the unit tests put an instant one here. */
 export const PUSH_STREAM_SLEEP = Symbol('PUSH_STREAM_SLEEP');
+/** undici pool options (the `undici` module option) for UndiciHttpClient. */
+export const PUSH_STREAM_UNDICI_OPTIONS = Symbol('PUSH_STREAM_UNDICI_OPTIONS');

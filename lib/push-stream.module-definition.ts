@@ -8,7 +8,11 @@ export interface PushStreamModuleExtras {
   isGlobal?: boolean;
   /** Route of the nginx auth_request endpoint, or false to register no controller. Default `push-stream/auth`. */
   authRoute?: string | false;
-  /** Transport class to use instead of the undici client, e.g. AxiosHttpClient from `nestjs-push-stream/axios`. */
+  /**
+   * Transport class, provided as PushStreamHttpClient; Nest constructs it, so it may inject what
+   * the module can see. Default UndiciHttpClient (pool options: the `undici` option); or
+   * AxiosHttpClient from `nestjs-push-stream/axios`, or your own subclass of PushStreamHttpClient.
+   */
   httpClient?: Type<PushStreamHttpClient>;
 }
 

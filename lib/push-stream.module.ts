@@ -1,31 +1,22 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { PushStreamChannels } from './channels/push-stream-channels.js';
-import { NchanDialect } from './dialects/nchan.dialect.js';
-import { PushStreamModuleDialect } from './dialects/push-stream.dialect.js';
-import type { PushStreamDialect } from './dialects/push-stream-dialect.interface.js';
+import { createDialect } from './dialects/create-dialect.js';
+import { PushStreamDialect } from './dialects/push-stream-dialect.interface.js';
+import { PushStreamHttpClient } from './http/http-client.interface.js';
 import { UndiciHttpClient } from './http/undici-http-client.js';
 import type { PushStreamModuleOptions, ResolvedPushStreamOptions } from './options/push-stream-options.interface.js';
 import { resolvePushStreamOptions } from './options/resolve-options.js';
-import {
-  PUSH_STREAM_DIALECT,
-  PUSH_STREAM_HTTP_CLIENT,
-  PUSH_STREAM_RESOLVED_OPTIONS,
-  PUSH_STREAM_SLEEP,
-} from './push-stream.constants.js';
+import { PUSH_STREAM_RESOLVED_OPTIONS, PUSH_STREAM_SLEEP, PUSH_STREAM_UNDICI_OPTIONS } from './push-stream.constants.js';
 import {
   PUSH_STREAM_ASYNC_OPTIONS_TYPE,
   PUSH_STREAM_MODULE_OPTIONS,
   PUSH_STREAM_OPTIONS_TYPE,
   PushStreamConfigurableModule,
+  type PushStreamModuleExtras,
 } from './push-stream.module-definition.js';
 import { PushStreamService } from './service/push-stream.service.js';
-import { realSleep } from './service/retry.js';
+import { realSleep, type Sleep } from './service/retry.js';
 import { authModuleParts } from './auth/auth-module-parts.js';
-
-/** The dialect for the configured server: the one place that maps `server` to behaviour. */
-export function createDialect(options: ResolvedPushStreamOptions): PushStreamDialect {
-  return options.server === 'nchan' ? new NchanDialect(options.channelDelimiter) : new PushStreamModuleDialect();
-}
 
 const coreProviders: Provider[] = [
   {
@@ -33,17 +24,64 @@ const coreProviders: Provider[] = [
     inject: [PUSH_STREAM_MODULE_OPTIONS],
     useFactory: (options: PushStreamModuleOptions) => resolvePushStreamOptions(options),
   },
-  { provide: PUSH_STREAM_DIALECT, inject: [PUSH_STREAM_RESOLVED_OPTIONS], useFactory: createDialect },
+  {
+    provide: PushStreamDialect,
+    inject: [PUSH_STREAM_RESOLVED_OPTIONS],
+    useFactory: (options: ResolvedPushStreamOptions) => createDialect(options.server, options.channelDelimiter),
+  },
+  {
+    provide: PUSH_STREAM_UNDICI_OPTIONS,
+    inject: [PUSH_STREAM_RESOLVED_OPTIONS],
+    useFactory: (options: ResolvedPushStreamOptions) => options.undici,
+  },
   {
     provide: PushStreamChannels,
     inject: [PUSH_STREAM_RESOLVED_OPTIONS],
     useFactory: (options: ResolvedPushStreamOptions) => new PushStreamChannels(options),
   },
-  { provide: PUSH_STREAM_SLEEP, useValue: realSleep },
   PushStreamService,
 ];
 
-const exported = [PushStreamService, PushStreamChannels, PUSH_STREAM_RESOLVED_OPTIONS, PUSH_STREAM_DIALECT, PUSH_STREAM_HTTP_CLIENT];
+// The resolved options stay exported for the applications that inject them (deprecated, see lib/index.ts).
+const exported = [PushStreamService, PushStreamChannels, PUSH_STREAM_RESOLVED_OPTIONS, PushStreamDialect, PushStreamHttpClient];
+
+/** What a module built on PushStreamModule's definition puts in place of the network (the testing module). */
+export interface PushStreamTransport {
+  /** Providers, one of which provides PushStreamHttpClient. */
+  providers: Provider[];
+  /** Extra tokens to export. */
+  exports?: Array<Provider | string | symbol>;
+  sleep: Sleep;
+}
+
+/** The transport of `PushStreamModule.forRoot`: the `httpClient` class, else undici. */
+function networkTransport(httpClient: PushStreamModuleExtras['httpClient']): PushStreamTransport {
+  return { providers: [{ provide: PushStreamHttpClient, useClass: httpClient ?? UndiciHttpClient }], sleep: realSleep };
+}
+
+/**
+ * Adds the providers, controllers and exports around ConfigurableModuleBuilder's definition.
+ * Shared with PushStreamTestingModule, which passes its own transport.
+ */
+export function completePushStreamModule(
+  definition: DynamicModule,
+  extras: Pick<PushStreamModuleExtras, 'authRoute' | 'httpClient'>,
+  transport: PushStreamTransport = networkTransport(extras.httpClient),
+): DynamicModule {
+  const auth = authModuleParts(extras.authRoute === undefined ? 'push-stream/auth' : extras.authRoute);
+  return {
+    ...definition,
+    controllers: [...(definition.controllers ?? []), ...auth.controllers],
+    providers: [
+      ...(definition.providers ?? []),
+      ...coreProviders,
+      { provide: PUSH_STREAM_SLEEP, useValue: transport.sleep },
+      ...transport.providers,
+      ...auth.providers,
+    ],
+    exports: [...(definition.exports ?? []), ...exported, ...(transport.exports ?? []), ...auth.exports],
+  };
+}
 
 /**
  * `PushStreamModule.forRoot(options)` or `.forRootAsync({ imports, inject, useFactory })`.
@@ -52,26 +90,10 @@ const exported = [PushStreamService, PushStreamChannels, PUSH_STREAM_RESOLVED_OP
 @Module({})
 export class PushStreamModule extends PushStreamConfigurableModule {
   static override forRoot(options: typeof PUSH_STREAM_OPTIONS_TYPE): DynamicModule {
-    return PushStreamModule.complete(super.forRoot(options), options);
+    return completePushStreamModule(super.forRoot(options), options);
   }
 
   static override forRootAsync(options: typeof PUSH_STREAM_ASYNC_OPTIONS_TYPE): DynamicModule {
-    return PushStreamModule.complete(super.forRootAsync(options), options);
-  }
-
-  private static complete(
-    definition: DynamicModule,
-    extras: { authRoute?: string | false; httpClient?: (typeof PUSH_STREAM_OPTIONS_TYPE)['httpClient'] },
-  ): DynamicModule {
-    const auth = authModuleParts(extras.authRoute === undefined ? 'push-stream/auth' : extras.authRoute);
-    const httpClient: Provider = extras.httpClient
-      ? { provide: PUSH_STREAM_HTTP_CLIENT, useClass: extras.httpClient }
-      : { provide: PUSH_STREAM_HTTP_CLIENT, useFactory: () => new UndiciHttpClient() };
-    return {
-      ...definition,
-      controllers: [...(definition.controllers ?? []), ...auth.controllers],
-      providers: [...(definition.providers ?? []), ...coreProviders, httpClient, ...auth.providers],
-      exports: [...(definition.exports ?? []), ...exported, ...auth.exports],
-    };
+    return completePushStreamModule(super.forRootAsync(options), options);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The static channel rules (ChannelRule[]): the built-in kinds plus `auth.rules` from the options.
- * Override it in `Test.createTestingModule(...).overrideProvider(PUSH_STREAM_CHANNEL_RULES)`.
+ * Override it in `Test.createTestingModule(...).overrideProvider(PUSH_STREAM_CHANNEL_RULES)`
+ * (exported from `nestjs-push-stream/testing`).
  * Providers decorated with `@PushStreamChannelRule()` are added to these.
  */
 export const PUSH_STREAM_CHANNEL_RULES = Symbol('PUSH_STREAM_CHANNEL_RULES');

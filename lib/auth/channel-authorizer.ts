@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { PushStreamChannels } from '../channels/push-stream-channels.js';
-import type { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
+import { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
 import type { PushStreamUser, ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
-import { PUSH_STREAM_DIALECT, PUSH_STREAM_RESOLVED_OPTIONS } from '../push-stream.constants.js';
+import { PUSH_STREAM_RESOLVED_OPTIONS } from '../push-stream.constants.js';
 import { CHANNELS_HEADER, ORIGINAL_URI_HEADER } from './auth.constants.js';
 import { ChannelRuleRegistry } from './channel-rule-registry.js';
 import type { ParsedChannel } from './channel-rule.interface.js';
@@ -29,7 +29,7 @@ export class ChannelAuthorizer {
 
   constructor(
     @Inject(PUSH_STREAM_RESOLVED_OPTIONS) private readonly options: ResolvedPushStreamOptions,
-    @Inject(PUSH_STREAM_DIALECT) private readonly dialect: PushStreamDialect,
+    @Inject(PushStreamDialect) private readonly dialect: PushStreamDialect,
     private readonly channels: PushStreamChannels,
     private readonly registry: ChannelRuleRegistry,
   ) {}

@@ -1,8 +1,8 @@
-import { CHANNEL_NAME_PATTERN } from '../channels/channel-name.js';
 import type { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
+import { CHANNEL_NAME_PATTERN, MAX_CHANNELS_PER_REQUEST, RESERVED_CHANNEL_NAMES } from '../shared/push-stream-protocol.js';
 
 /** Nchan refuses to multiplex more channels than this in one subscriber; push-stream gets the same limit. */
-export const MAX_SUBSCRIBER_CHANNELS = 255;
+export const MAX_SUBSCRIBER_CHANNELS = MAX_CHANNELS_PER_REQUEST;
 
 export interface SubscriberChannelPolicy {
   /** Longest channel id accepted (the module option maxChannelNameLength). */
@@ -61,7 +61,7 @@ function idProblem(id: string, policy: SubscriberChannelPolicy): string | null {
   if (id === '') return 'is empty';
   if (id.includes('%')) return 'is still percent-encoded';
   if (id.includes('*')) return 'is a wildcard';
-  if (id === 'ALL') return 'is reserved';
+  if (RESERVED_CHANNEL_NAMES.includes(id)) return 'is reserved';
   if (id.length > policy.maxChannelNameLength) return 'is too long';
   if (!CHANNEL_NAME_PATTERN.test(id)) return 'has characters outside [A-Za-z0-9_-]';
   if (policy.wildcardPrefixes.some((p) => id.startsWith(p)) && !policy.hasRule(id)) {

@@ -1,11 +1,8 @@
 import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
+import { CHANNEL_NAME_PATTERN, RESERVED_CHANNEL_NAMES } from '../shared/push-stream-protocol.js';
 
-/**
- * The only characters a channel id may have. Both servers percent-decode and split ids
- * (push-stream on "/", Nchan on its delimiter), and neither JSON-escapes names, so anything
- * else could publish to, or subscribe to, a channel the caller did not name.
- */
-export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+// The alphabet is shared with the browser client (lib/shared); see there for why it is so narrow.
+export { CHANNEL_NAME_PATTERN } from '../shared/push-stream-protocol.js';
 
 /** A channel kind, the part between `__` markers: `room` in `my-app__room__42`. */
 export const CHANNEL_KIND_PATTERN = /^[a-z][a-z0-9-]*$/;
@@ -24,5 +21,5 @@ export function assertValidChannelName(name: unknown, maxLength: number): assert
     throw new InvalidChannelNameError(name, 'may only contain letters, digits, "_" and "-"');
   }
   // push-stream reserves ALL for its statistics of every channel.
-  if (name === 'ALL') throw new InvalidChannelNameError(name, 'ALL is reserved by the Push Stream Module');
+  if (RESERVED_CHANNEL_NAMES.includes(name)) throw new InvalidChannelNameError(name, `${name} is reserved by the Push Stream Module`);
 }

@@ -1,8 +1,27 @@
 import type { PushStreamHttpResponse } from '../http/http-client.interface.js';
-import { PushStreamProtocolError } from '../errors/push-stream.exception.js';
-import type { DialectRequest, PushStreamDialect } from './push-stream-dialect.interface.js';
+import { ChannelSetTooLargeError, PushStreamProtocolError } from '../errors/push-stream.exception.js';
+import { CHANNEL_DELETED_MESSAGE_ID, CHANNEL_DELETED_TEXT } from '../shared/push-stream-protocol.js';
+import { type DialectRequest, PushStreamDialect, type ServerAnswer, type ServerOperation } from './push-stream-dialect.interface.js';
 import type { ChannelInfo, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
 import { count, parseJsonObject } from './parse-json.js';
+import { channelIdArgument } from './request-url.js';
+
+/**
+ * nchan_max_channel_id_length of the shipped config (16 ids of 128 characters and their
+ * delimiters). Nchan checks it against the whole multiplexed id and answers 403 past it, after
+ * the application approved the subscription. Nchan's own default is 1024.
+ */
+export const NCHAN_MAX_CHANNEL_ID_LENGTH = 2063;
+
+/** A channel's counters as Nchan writes them. */
+function channelJson(info: Pick<ChannelInfo, 'storedMessages' | 'subscribers' | 'lastMessageId'>): string {
+  return JSON.stringify({
+    messages: info.storedMessages,
+    requested: -1,
+    subscribers: info.subscribers,
+    ...(info.lastMessageId === undefined ? {} : { last_message_id: info.lastMessageId }),
+  });
+}
 
 /** The message envelope on Nchan: the same fields the push-stream JSON templates give browsers. */
 export interface NchanEnvelope {
@@ -18,11 +37,16 @@ export interface NchanEnvelope {
  * Nchan has no message templates and no publisher-set event ids, so the message travels in a
  * JSON envelope shaped like the push-stream template: browsers decode both servers alike.
  */
-export class NchanDialect implements PushStreamDialect {
+export class NchanDialect extends PushStreamDialect {
   readonly kind = 'nchan' as const;
   readonly notFoundStatus = 404;
+  /** `nchan_stub_status` location of nginx/nchan.conf.template. */
+  readonly statsPath = '/nchan-stats';
 
-  constructor(private readonly delimiter: string = '/') {}
+  /** `delimiter`: nchan_channel_id_split_delimiter of the nginx config (the channelDelimiter option). */
+  constructor(private readonly delimiter: string = '/') {
+    super();
+  }
 
   encodeMessage(data: unknown, channels: readonly string[], options: PublishOptions): string {
     const envelope: NchanEnvelope = {
@@ -60,10 +84,10 @@ export class NchanDialect implements PushStreamDialect {
     return { method: 'DELETE', url: `${publisherUrl}?id=${channel}`, headers: { accept: 'application/json' } };
   }
 
-  deleteNotice(channel: string): string {
+  override deleteNotice(channel: string): string {
     // Nchan closes subscribers of a deleted channel with 410, as on a reload: browsers could not
-    // tell the two apart. The browser client reads id -2 as push-stream's "Channel deleted".
-    return JSON.stringify({ id: -2, channel, text: 'Channel deleted', eventid: '', type: '' });
+    // tell the two apart. The browser client reads this id as push-stream's "Channel deleted".
+    return JSON.stringify({ id: CHANNEL_DELETED_MESSAGE_ID, channel, text: CHANNEL_DELETED_TEXT, eventid: '', type: '' });
   }
 
   parseDelete(_channel: string, res: PushStreamHttpResponse): boolean {
@@ -109,10 +133,72 @@ export class NchanDialect implements PushStreamDialect {
     return channels.join(this.delimiter);
   }
 
+  assertSubscribable(channels: readonly string[]): void {
+    const length = this.subscriberPath(channels).length;
+    if (length > NCHAN_MAX_CHANNEL_ID_LENGTH) {
+      throw new ChannelSetTooLargeError(
+        'characters',
+        length,
+        NCHAN_MAX_CHANNEL_ID_LENGTH,
+        "the joined channel id; the shipped Nchan config's nchan_max_channel_id_length, past which Nchan answers 403",
+        channels,
+      );
+    }
+  }
+
   parseSubscriberChannels(raw: string): string[] | null {
     // nginx has already decoded the URI once and Nchan does not decode again: a "%" left here is
     // a double-encoding attempt, which the caller's alphabet check refuses.
     return raw.split(this.delimiter);
+  }
+
+  decodeRequest(req: DialectRequest): ServerOperation {
+    const id = channelIdArgument(req.url);
+    if (id === null) {
+      if (req.method === 'GET') return { op: 'stats' };
+      throw new PushStreamProtocolError('decode request', `${req.method} without ?id=`);
+    }
+    if (req.method === 'GET') return { op: 'info', channel: id };
+    if (req.method === 'DELETE') return { op: 'delete', channel: id };
+    const envelope = parseJsonObject('decode request', req.body ?? '');
+    if (envelope.id === CHANNEL_DELETED_MESSAGE_ID) return { op: 'notice', channel: id };
+    if (!('text' in envelope)) throw new PushStreamProtocolError('decode request', 'publish body is not the message envelope');
+    // The envelope carries '' for an absent event id or type; the service never sends '' for a given one.
+    const { eventid, type } = envelope;
+    return {
+      op: 'publish',
+      channels: id.split(this.delimiter),
+      data: envelope.text,
+      ...(typeof eventid === 'string' && eventid !== '' ? { eventId: eventid } : {}),
+      ...(typeof type === 'string' && type !== '' ? { eventType: type } : {}),
+    };
+  }
+
+  encodeAnswer(answer: ServerAnswer): PushStreamHttpResponse {
+    const json = (body: string): PushStreamHttpResponse => ({ status: 200, headers: { 'content-type': 'application/json' }, body });
+    const notFound: PushStreamHttpResponse = { status: this.notFoundStatus, headers: {}, body: '' };
+    switch (answer.op) {
+      case 'publish': {
+        // One answer for a multi-channel publish, summed (see parsePublish).
+        const sum = (field: 'storedMessages' | 'subscribers') => answer.channels.reduce((n, c) => n + c[field], 0);
+        return json(channelJson({ storedMessages: sum('storedMessages'), subscribers: sum('subscribers'), lastMessageId: answer.channels[0]?.lastMessageId }));
+      }
+      case 'info':
+        return answer.channel === null ? notFound : json(channelJson(answer.channel));
+      case 'delete':
+        return answer.existed ? { status: 200, headers: {}, body: '' } : notFound;
+      case 'stats':
+        return {
+          status: 200,
+          headers: { 'content-type': 'text/plain' },
+          body: [
+            `total published messages: ${answer.stats.publishedMessages}`,
+            `stored messages: ${answer.stats.storedMessages}`,
+            `channels: ${answer.stats.channels}`,
+            `subscribers: ${answer.stats.subscribers}`,
+          ].join('\n') + '\n',
+        };
+    }
   }
 
   private info(operation: string, channel: string, body: string): ChannelInfo {

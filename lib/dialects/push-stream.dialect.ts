@@ -1,14 +1,32 @@
 import type { PushStreamHttpResponse } from '../http/http-client.interface.js';
-import { PushStreamProtocolError } from '../errors/push-stream.exception.js';
-import type { DialectRequest, PushStreamDialect } from './push-stream-dialect.interface.js';
+import { PushStreamConfigError, PushStreamProtocolError } from '../errors/push-stream.exception.js';
+import { type DialectRequest, PushStreamDialect, type ServerAnswer, type ServerOperation } from './push-stream-dialect.interface.js';
 import type { ChannelInfo, JsonValue, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
 import { count, parseJsonObject } from './parse-json.js';
+import { channelIdArgument } from './request-url.js';
 
 /** The text of the channel-deleted notice (id -2) push-stream sends for a revocation. */
 export const REVOKED_NOTICE_TEXT = 'Subscription revoked';
 
 /** Backtrack suffix of a subscriber channel: `room.b5` asks for the last 5 stored messages. */
 const BACKTRACK_SUFFIX = /\.b\d+$/;
+
+/** The module splits channel ids on "/" and nothing else (no setting changes it). */
+const DELIMITER = '/';
+
+/** A channel's counters as the module writes them. */
+function channelJson(info: ChannelInfo): Record<string, JsonValue> {
+  return {
+    channel: info.channel,
+    published_messages: info.publishedMessages ?? 0,
+    stored_messages: info.storedMessages,
+    subscribers: info.subscribers,
+  };
+}
+
+function jsonAnswer(body: unknown): PushStreamHttpResponse {
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
 
 function channelInfo(operation: string, obj: Record<string, unknown>): ChannelInfo {
   if (typeof obj.channel !== 'string') throw new PushStreamProtocolError(operation, 'field "channel" is missing');
@@ -34,9 +52,18 @@ function percentDecodeOnce(raw: string): string | null {
  * publish with POST `<pub>?id=a/b`, info with GET, delete with DELETE, statistics as JSON.
  * One channel answers a flat object; several answer a group object with `infos`.
  */
-export class PushStreamModuleDialect implements PushStreamDialect {
+export class PushStreamModuleDialect extends PushStreamDialect {
   readonly kind = 'push-stream' as const;
   readonly notFoundStatus = 404;
+  /** `push_stream_channels_statistics` location of nginx/push-stream.conf.template. */
+  readonly statsPath = '/channels-stats';
+
+  constructor(channelDelimiter: string = DELIMITER) {
+    super();
+    if (channelDelimiter !== DELIMITER) {
+      throw new PushStreamConfigError('channelDelimiter', `the Push Stream Module always separates channels with "${DELIMITER}"`);
+    }
+  }
 
   encodeMessage(data: unknown): string {
     // The module substitutes the body raw into ~text~, so JSON keeps templates valid JSON.
@@ -47,7 +74,7 @@ export class PushStreamModuleDialect implements PushStreamDialect {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (options.eventId !== undefined) headers['event-id'] = options.eventId;
     if (options.eventType !== undefined) headers['event-type'] = options.eventType;
-    return { method: 'POST', url: `${publisherUrl}?id=${channels.join('/')}`, headers, body };
+    return { method: 'POST', url: `${publisherUrl}?id=${channels.join(DELIMITER)}`, headers, body };
   }
 
   parsePublish(channels: readonly string[], res: PushStreamHttpResponse): PublishManyResult {
@@ -110,12 +137,64 @@ export class PushStreamModuleDialect implements PushStreamDialect {
 
   subscriberPath(channels: readonly string[], backtrack: Readonly<Record<string, number>> = {}): string {
     // Only a positive whole count makes a `.bN` the module (and the auth endpoint) accepts.
-    return channels.map((c) => (Number.isSafeInteger(backtrack[c]) && backtrack[c] > 0 ? `${c}.b${backtrack[c]}` : c)).join('/');
+    return channels.map((c) => (Number.isSafeInteger(backtrack[c]) && backtrack[c] > 0 ? `${c}.b${backtrack[c]}` : c)).join(DELIMITER);
+  }
+
+  assertSubscribable(_channels: readonly string[]): void {
+    // No limit of the module's own on a subscription beyond each id's length (validated already)
+    // and the application's auth.maxChannelsPerRequest (checked by the service).
   }
 
   parseSubscriberChannels(raw: string): string[] | null {
     const decoded = percentDecodeOnce(raw);
     if (decoded === null) return null;
-    return decoded.split('/').map((id) => id.replace(BACKTRACK_SUFFIX, ''));
+    return decoded.split(DELIMITER).map((id) => id.replace(BACKTRACK_SUFFIX, ''));
+  }
+
+  decodeRequest(req: DialectRequest): ServerOperation {
+    const id = channelIdArgument(req.url);
+    if (id === null) {
+      if (req.method === 'GET') return { op: 'stats' };
+      throw new PushStreamProtocolError('decode request', `${req.method} without ?id=`);
+    }
+    if (req.method === 'GET') return { op: 'info', channel: id };
+    if (req.method === 'DELETE') return { op: 'delete', channel: id };
+    let data: unknown;
+    try {
+      data = JSON.parse(req.body ?? '');
+    } catch {
+      throw new PushStreamProtocolError('decode request', 'publish body is not JSON');
+    }
+    return {
+      op: 'publish',
+      channels: id.split(DELIMITER),
+      data,
+      ...(req.headers['event-id'] === undefined ? {} : { eventId: req.headers['event-id'] }),
+      ...(req.headers['event-type'] === undefined ? {} : { eventType: req.headers['event-type'] }),
+    };
+  }
+
+  encodeAnswer(answer: ServerAnswer): PushStreamHttpResponse {
+    const notFound: PushStreamHttpResponse = { status: this.notFoundStatus, headers: {}, body: '' };
+    switch (answer.op) {
+      case 'publish':
+        // One channel answers a flat object, several a group with `infos` (recordings 01 and 09).
+        return jsonAnswer(
+          answer.channels.length === 1
+            ? channelJson(answer.channels[0])
+            : { channels: answer.channels.length, infos: answer.channels.map(channelJson) },
+        );
+      case 'info':
+        return answer.channel === null ? notFound : jsonAnswer(channelJson(answer.channel));
+      case 'delete':
+        return answer.existed ? { status: 200, headers: { 'x-nginx-pushstream-explain': 'Channel deleted.' }, body: '' } : notFound;
+      case 'stats':
+        return jsonAnswer({
+          channels: answer.stats.channels,
+          published_messages: answer.stats.publishedMessages,
+          stored_messages: answer.stats.storedMessages,
+          subscribers: answer.stats.subscribers,
+        });
+    }
   }
 }

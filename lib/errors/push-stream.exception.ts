@@ -117,3 +117,21 @@ export class InvalidMessageError extends PushStreamError {
     super(`Cannot publish: ${reason}`, { channels });
   }
 }
+
+/**
+ * A set of channels nginx or the auth endpoint would refuse as one subscription: more than
+ * `auth.maxChannelsPerRequest`, or longer than the server's own limit (Nchan's channel id length).
+ * Thrown by subscriberUrls() before any URL is built.
+ */
+export class ChannelSetTooLargeError extends PushStreamError {
+  constructor(
+    /** What was over: `channels` (how many) or `characters` (of the joined channel id). */
+    readonly measure: 'channels' | 'characters',
+    readonly size: number,
+    readonly limit: number,
+    reason: string,
+    channels: readonly string[],
+  ) {
+    super(`Cannot subscribe to these channels: ${size} ${measure}, more than ${limit} (${reason})`, { channels });
+  }
+}

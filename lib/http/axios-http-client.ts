@@ -2,16 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { HttpService } from '@nestjs/axios';
 import { firstValueFrom } from 'rxjs';
 import { PushStreamConnectionError, PushStreamTimeoutError } from '../errors/push-stream.exception.js';
-import type { PushStreamHttpClient, PushStreamHttpRequest, PushStreamHttpResponse } from './http-client.interface.js';
+import { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpResponse } from './http-client.interface.js';
 
 /**
  * Transport on @nestjs/axios's HttpService, for applications that want their axios
- * interceptors and agents on publishes. Import it from `nestjs-push-stream/axios` and provide it
- * under PUSH_STREAM_HTTP_CLIENT; give HttpModule a keep-alive agent, or it opens a connection per publish.
+ * interceptors and agents on publishes. Import it from `nestjs-push-stream/axios` and pass it as
+ * `httpClient: AxiosHttpClient`; give HttpModule a keep-alive agent, or it opens a connection per publish.
  */
 @Injectable()
-export class AxiosHttpClient implements PushStreamHttpClient {
-  constructor(private readonly http: HttpService) {}
+export class AxiosHttpClient extends PushStreamHttpClient {
+  constructor(private readonly http: HttpService) {
+    super();
+  }
 
   async request(req: PushStreamHttpRequest): Promise<PushStreamHttpResponse> {
     try {

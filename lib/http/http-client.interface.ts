@@ -16,9 +16,14 @@ export interface PushStreamHttpResponse {
 }
 
 /**
- * Transport used by PushStreamService. Implementations must resolve for every HTTP status
- * and reject only for transport failures, with a PushStreamConnectionError or PushStreamTimeoutError.
+ * Transport used by PushStreamService, and the injection token it is provided under: an abstract
+ * class rather than an interface so that the type and the token are one name (as @nestjs/cache-manager's
+ * `Cache`). Replace it with `httpClient: MyClient` in the module options, or in a test with
+ * `.overrideProvider(PushStreamHttpClient).useValue(fake)`.
+ *
+ * Implementations must resolve for every HTTP status and reject only for transport failures,
+ * with a PushStreamConnectionError or PushStreamTimeoutError.
  */
-export interface PushStreamHttpClient {
-  request(req: PushStreamHttpRequest): Promise<PushStreamHttpResponse>;
+export abstract class PushStreamHttpClient {
+  abstract request(req: PushStreamHttpRequest): Promise<PushStreamHttpResponse>;
 }

@@ -1,24 +1,40 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { Agent, errors } from 'undici';
-import { PushStreamConnectionError, PushStreamTimeoutError } from '../errors/push-stream.exception.js';
-import type { PushStreamHttpClient, PushStreamHttpRequest, PushStreamHttpResponse } from './http-client.interface.js';
+import { PushStreamConfigError, PushStreamConnectionError, PushStreamTimeoutError } from '../errors/push-stream.exception.js';
+import { PUSH_STREAM_UNDICI_OPTIONS } from '../push-stream.constants.js';
+import { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpResponse } from './http-client.interface.js';
 
-export interface UndiciHttpClientOptions {
-  /** Keep-alive connections per nginx origin. Default 32. */
-  connections?: number;
-}
+/**
+ * undici's Agent (pool) options, e.g. `{ connections: 64, connect: { ca } }`. Defaults:
+ * `connections` 32 per nginx origin, `keepAliveTimeout` 30 s, `pipelining` 1. Header and body
+ * timeouts are set per request from `publishTimeoutMs`.
+ */
+export type UndiciHttpClientOptions = Agent.Options;
+
+const POOL_DEFAULTS: UndiciHttpClientOptions = { connections: 32, keepAliveTimeout: 30_000, pipelining: 1 };
 
 /**
  * Default transport: undici with a keep-alive pool per nginx origin. Closes its pool when the
  * Nest application shuts down so tests and CLIs exit promptly.
+ *
+ * In PushStreamModule its pool options come from the `undici` module option; outside it,
+ * `new UndiciHttpClient({ connections: 8 })`.
  */
 @Injectable()
-export class UndiciHttpClient implements PushStreamHttpClient, OnModuleDestroy {
+export class UndiciHttpClient extends PushStreamHttpClient implements OnModuleDestroy {
   private readonly agent: Agent;
   private readonly parsed = new Map<string, { origin: string; pathname: string; authorization?: string }>();
 
-  constructor(options: UndiciHttpClientOptions = {}) {
-    this.agent = new Agent({ connections: options.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
+  // The token is optional so that the class also works as a provider outside PushStreamModule.
+  constructor(@Optional() @Inject(PUSH_STREAM_UNDICI_OPTIONS) options?: UndiciHttpClientOptions | null) {
+    super();
+    // An option given as undefined keeps its default instead of switching undici's off.
+    const given = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined));
+    try {
+      this.agent = new Agent({ ...POOL_DEFAULTS, ...given });
+    } catch (err) {
+      throw new PushStreamConfigError('undici', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeServerKinds, isServerKind } from '../dialects/create-dialect.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 
 /** The package's nginx/ folder: the same templates serve users' configs, the tests, the demo and Docker. */
@@ -62,8 +63,8 @@ function isLoopback(host: string): boolean {
  * loopback unless `allowPublicPublisher` (anyone who reaches it can publish and delete).
  */
 export function validateNginxConfigValues(values: NginxConfigValues, allowPublicPublisher = false): void {
-  if (values.server !== 'nchan' && values.server !== 'push-stream') {
-    throw new NginxConfigValueError('server', `${JSON.stringify(values.server)} is not "push-stream" or "nchan"`);
+  if (!isServerKind(values.server)) {
+    throw new NginxConfigValueError('server', `${JSON.stringify(values.server)} is not ${describeServerKinds()}`);
   }
   const [pubHost, pubPort] = hostPort('pubListen', values.pubListen, false);
   const [host, publicPort] = hostPort('listen', values.listen, false);

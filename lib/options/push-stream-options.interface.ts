@@ -1,4 +1,5 @@
 import type { ChannelRule } from '../auth/channel-rule.interface.js';
+import type { UndiciHttpClientOptions } from '../http/undici-http-client.js';
 
 export type PushStreamServerKind = 'push-stream' | 'nchan';
 
@@ -34,7 +35,7 @@ export interface PushStreamModuleOptions {
    * holding its own subscribers, every message is published to every URL.
    */
   publisherUrl: string | string[];
-  /** Statistics location; defaults to `/channels-stats` (push-stream) or `/nchan-stats` (Nchan) on the first publisher's origin. */
+  /** Statistics location; defaults to the shipped config's (`/channels-stats` on push-stream, `/nchan-stats` on Nchan) on the first publisher's origin. */
   statsUrl?: string;
   /** Where browsers connect, used to build subscriber URLs for pages. */
   subscriber?: SubscriberEndpoint;
@@ -54,6 +55,11 @@ export interface PushStreamModuleOptions {
   channelDelimiter?: string;
   /** Subscriber authorization (the auth_request endpoint). */
   auth?: PushStreamAuthOptions;
+  /**
+   * Pool options of the default transport, UndiciHttpClient (undici's Agent options), e.g.
+   * `{ connections: 64 }` or `{ connect: { ca } }`. Ignored by other transports.
+   */
+  undici?: UndiciHttpClientOptions;
 }
 
 export interface PushStreamAuthOptions {
@@ -99,4 +105,5 @@ export interface ResolvedPushStreamOptions {
     Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels'>
   > &
     Pick<PushStreamAuthOptions, 'resolveUser'>;
+  undici: UndiciHttpClientOptions;
 }

@@ -1,4 +1,11 @@
+import { createDialect, describeServerKinds, isServerKind } from '../dialects/create-dialect.js';
 import { PushStreamConfigError, redactUrl } from '../errors/push-stream.exception.js';
+import {
+  CHANNEL_NAME_PATTERN,
+  DEFAULT_MAX_CHANNEL_NAME_LENGTH,
+  DEFAULT_MAX_CHANNELS_PER_SUBSCRIPTION,
+  MAX_CHANNELS_PER_REQUEST,
+} from '../shared/push-stream-protocol.js';
 import type {
   PushStreamModuleOptions,
   ResolvedPushStreamOptions,
@@ -7,10 +14,8 @@ import type {
 
 const SAFE_PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };
-/** A page subscribes to a handful of channels; 16 leaves room for an app's own kinds. */
-export const DEFAULT_MAX_CHANNELS_PER_REQUEST = 16;
-/** Nchan refuses to multiplex more channels than this in one subscriber. */
-const MAX_CHANNELS_PER_REQUEST_LIMIT = 255;
+/** The default of auth.maxChannelsPerRequest, under the name the e2e suites import. */
+export { DEFAULT_MAX_CHANNELS_PER_SUBSCRIPTION as DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../shared/push-stream-protocol.js';
 
 function positiveInt(field: string, value: unknown, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -53,17 +58,14 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
     throw new PushStreamConfigError('options', 'PushStreamModule needs an options object');
   }
   const server = options.server ?? 'push-stream';
-  if (server !== 'push-stream' && server !== 'nchan') {
-    throw new PushStreamConfigError('server', `must be "push-stream" or "nchan", got ${JSON.stringify(server)}`);
+  if (!isServerKind(server)) {
+    throw new PushStreamConfigError('server', `must be ${describeServerKinds()}, got ${JSON.stringify(server)}`);
   }
   const rawUrls = Array.isArray(options.publisherUrl) ? options.publisherUrl : [options.publisherUrl];
   if (rawUrls.length === 0) throw new PushStreamConfigError('publisherUrl', 'needs at least one URL');
   const publisherUrls = rawUrls.map((u, i) => httpUrl(rawUrls.length > 1 ? `publisherUrl[${i}]` : 'publisherUrl', u));
 
-  const statsUrl =
-    options.statsUrl === undefined
-      ? new URL(server === 'nchan' ? '/nchan-stats' : '/channels-stats', publisherUrls[0]).toString()
-      : httpUrl('statsUrl', options.statsUrl);
+  const givenStatsUrl = options.statsUrl === undefined ? undefined : httpUrl('statsUrl', options.statsUrl);
 
   const prefix = options.prefix ?? 'my-app';
   if (typeof prefix !== 'string' || !SAFE_PREFIX.test(prefix) || prefix.includes('__')) {
@@ -95,12 +97,12 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
   };
 
   const channelDelimiter = options.channelDelimiter ?? '/';
-  if (typeof channelDelimiter !== 'string' || channelDelimiter.length !== 1 || /[A-Za-z0-9_-]/.test(channelDelimiter)) {
+  if (typeof channelDelimiter !== 'string' || channelDelimiter.length !== 1 || CHANNEL_NAME_PATTERN.test(channelDelimiter)) {
     throw new PushStreamConfigError('channelDelimiter', 'must be one character outside the channel alphabet, such as "/" or ","');
   }
-  if (server === 'push-stream' && channelDelimiter !== '/') {
-    throw new PushStreamConfigError('channelDelimiter', 'the Push Stream Module always separates channels with "/"');
-  }
+  // The server's own rules (the Push Stream Module has a fixed delimiter) and its stats location.
+  const dialect = createDialect(server, channelDelimiter);
+  const statsUrl = givenStatsUrl ?? new URL(dialect.statsPath, publisherUrls[0]).toString();
 
   const auth = options.auth ?? {};
   if (auth.resolveUser !== undefined && typeof auth.resolveUser !== 'function') {
@@ -115,12 +117,16 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
     throw new PushStreamConfigError('auth.rules', 'must be an array of { kind, canSubscribe(context) }');
   }
 
-  const maxChannelsPerRequest = positiveInt('auth.maxChannelsPerRequest', auth.maxChannelsPerRequest, DEFAULT_MAX_CHANNELS_PER_REQUEST);
-  if (maxChannelsPerRequest > MAX_CHANNELS_PER_REQUEST_LIMIT) {
+  const maxChannelsPerRequest = positiveInt('auth.maxChannelsPerRequest', auth.maxChannelsPerRequest, DEFAULT_MAX_CHANNELS_PER_SUBSCRIPTION);
+  if (maxChannelsPerRequest > MAX_CHANNELS_PER_REQUEST) {
     throw new PushStreamConfigError(
       'auth.maxChannelsPerRequest',
-      `must be at most ${MAX_CHANNELS_PER_REQUEST_LIMIT} (Nchan multiplexes no more), got ${maxChannelsPerRequest}`,
+      `must be at most ${MAX_CHANNELS_PER_REQUEST} (Nchan multiplexes no more), got ${maxChannelsPerRequest}`,
     );
+  }
+  const undici = options.undici ?? {};
+  if (undici === null || typeof undici !== 'object' || Array.isArray(undici)) {
+    throw new PushStreamConfigError('undici', 'must be an object of undici Agent options, such as { connections: 64 }');
   }
   const pageChannels = auth.pageChannels ?? 'any';
   if (pageChannels !== 'any' && pageChannels !== 'issued') {
@@ -137,7 +143,7 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
     publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs, 5000),
     retry,
     maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, 64 * 1024),
-    maxChannelNameLength: positiveInt('maxChannelNameLength', options.maxChannelNameLength, 128),
+    maxChannelNameLength: positiveInt('maxChannelNameLength', options.maxChannelNameLength, DEFAULT_MAX_CHANNEL_NAME_LENGTH),
     channelDelimiter,
     auth: {
       sessionUserKey: auth.sessionUserKey ?? 'user',
@@ -147,5 +153,6 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
       maxChannelsPerRequest,
       pageChannels,
     },
+    undici,
   };
 }

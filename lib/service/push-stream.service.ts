@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PushStreamChannels } from '../channels/push-stream-channels.js';
-import type { DialectRequest, PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
+import { type DialectRequest, PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
 import type {
   ChannelInfo,
   PublishManyResult,
@@ -9,6 +9,7 @@ import type {
   ServerStats,
 } from '../dialects/push-stream-result.interface.js';
 import {
+  ChannelSetTooLargeError,
   PushStreamConfigError,
   InvalidChannelNameError,
   InvalidMessageError,
@@ -17,14 +18,10 @@ import {
   PushStreamHttpError,
   redactUrl,
 } from '../errors/push-stream.exception.js';
-import type { PushStreamHttpClient, PushStreamHttpResponse } from '../http/http-client.interface.js';
-import type { ResolvedPushStreamOptions, RetryPolicy } from '../options/push-stream-options.interface.js';
-import {
-  PUSH_STREAM_DIALECT,
-  PUSH_STREAM_HTTP_CLIENT,
-  PUSH_STREAM_RESOLVED_OPTIONS,
-  PUSH_STREAM_SLEEP,
-} from '../push-stream.constants.js';
+import { PushStreamHttpClient, type PushStreamHttpResponse } from '../http/http-client.interface.js';
+import type { PushStreamServerKind, ResolvedPushStreamOptions, RetryPolicy } from '../options/push-stream-options.interface.js';
+import { PUSH_STREAM_RESOLVED_OPTIONS, PUSH_STREAM_SLEEP } from '../push-stream.constants.js';
+import { MAX_CHANNELS_PER_REQUEST, SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import type { HealthCheck, HealthOptions, HealthReport, HealthWorker } from './health.interface.js';
 import { type Sleep, withRetry } from './retry.js';
 import type { RevocationResult } from './revocation.interface.js';
@@ -32,8 +29,6 @@ import type { SubscriberUrlOptions, SubscriberUrls } from './subscriber-urls.int
 
 /** Event ids and types go into headers and, raw, into push-stream's JSON templates. */
 const EVENT_FIELD = /^[A-Za-z0-9_.:-]{1,128}$/;
-/** Nchan multiplexes at most 255 channels per request; push-stream has no lower limit that matters. */
-const MAX_CHANNELS_PER_REQUEST = 255;
 /**
  * Channels health() asks about, `<prefix>__health__<n>`. On Nchan every channel has an owner
  * worker (a hash of its name modulo the worker count), so this many names reach every worker of
@@ -50,11 +45,16 @@ const NO_RETRY: RetryPolicy = { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
 export class PushStreamService {
   constructor(
     @Inject(PUSH_STREAM_RESOLVED_OPTIONS) private readonly options: ResolvedPushStreamOptions,
-    @Inject(PUSH_STREAM_HTTP_CLIENT) private readonly http: PushStreamHttpClient,
-    @Inject(PUSH_STREAM_DIALECT) private readonly dialect: PushStreamDialect,
+    @Inject(PushStreamHttpClient) private readonly http: PushStreamHttpClient,
+    @Inject(PushStreamDialect) private readonly dialect: PushStreamDialect,
     @Inject(PUSH_STREAM_SLEEP) private readonly sleep: Sleep,
     readonly channels: PushStreamChannels,
   ) {}
+
+  /** The configured server (the `server` option): `push-stream` or `nchan`. */
+  get server(): PushStreamServerKind {
+    return this.dialect.kind;
+  }
 
   /** Publishes `data` (JSON-encoded; a string becomes a JSON string) to one channel. */
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
@@ -169,23 +169,36 @@ export class PushStreamService {
 
   /**
    * Subscriber URLs for a page, from the `subscriber` option (host, port, protocol) and the
-   * locations in the shipped nginx configs. Channel names are validated like publishes.
+   * locations in the shipped nginx configs. Channel names are validated like publishes. A set
+   * that would be refused anyway is a ChannelSetTooLargeError before anything else: more channels
+   * than `auth.maxChannelsPerRequest` (the auth endpoint answers 403), or over the server's own
+   * limit (Nchan's channel id length).
    */
   subscriberUrls(channels: readonly string[], options: SubscriberUrlOptions = {}): SubscriberUrls {
+    const maxChannels = this.options.auth.maxChannelsPerRequest;
+    // Counted as given, repeats included, as the auth endpoint counts them.
+    if (channels.length > maxChannels) {
+      throw new ChannelSetTooLargeError(
+        'channels',
+        channels.length,
+        maxChannels,
+        'auth.maxChannelsPerRequest; the auth endpoint refuses more in one subscription with 403',
+        channels,
+      );
+    }
     const endpoint = this.options.subscriber;
     if (!endpoint) throw new PushStreamConfigError('subscriber', 'set subscriber { host, port, protocol } to build subscriber URLs');
-    const path = this.dialect.subscriberPath(
-      channels.map((c) => this.channels.validate(c)),
-      options.backtrack,
-    );
+    const names = channels.map((c) => this.channels.validate(c));
+    this.dialect.assertSubscribable(names);
+    const path = this.dialect.subscriberPath(names, options.backtrack);
     const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
     const http = `${endpoint.protocol}://${endpoint.host}${port}`;
     const ws = `${endpoint.protocol === 'https' ? 'wss' : 'ws'}://${endpoint.host}${port}`;
     return {
-      stream: `${http}/sub/${path}`,
-      websocket: `${ws}/ws/${path}`,
-      eventsource: `${http}/ev/${path}`,
-      longpolling: `${http}/lp/${path}`,
+      stream: `${http}${SUBSCRIBER_LOCATIONS.stream}${path}`,
+      websocket: `${ws}${SUBSCRIBER_LOCATIONS.websocket}${path}`,
+      eventsource: `${http}${SUBSCRIBER_LOCATIONS.eventsource}${path}`,
+      longpolling: `${http}${SUBSCRIBER_LOCATIONS.longpolling}${path}`,
     };
   }
 

@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findNginx, locateModule } from '../../nginx/nginx-tools.mjs';
+import { createDialect } from '../dialects/create-dialect.js';
+// The renderer users' configs come from (`nestjs-push-stream nginx-config`): what is tested is what is deployed.
 import { NGINX_CONFIG_DIR, renderMainConfig, renderServerConfig } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
-
-// The renderer users' configs come from (`nestjs-push-stream nginx-config`): what is tested is what is deployed.
-export { NGINX_CONFIG_DIR, renderTemplate } from '../nginx-config/nginx-config.js';
 
 const run = promisify(execFile);
 
@@ -123,8 +122,9 @@ export class NginxTestServer {
     return `http://127.0.0.1:${this.pubPort}/pub`;
   }
 
+  /** The shipped config's statistics location, as the server's dialect knows it. */
   get statsUrl(): string {
-    return `http://127.0.0.1:${this.pubPort}/${this.server === 'nchan' ? 'nchan-stats' : 'channels-stats'}`;
+    return `http://127.0.0.1:${this.pubPort}${createDialect(this.server).statsPath}`;
   }
 
   get configFile(): string {

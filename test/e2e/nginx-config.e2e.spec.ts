@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findNginx } from '../../nginx/nginx-tools.mjs';
 import { renderMainConfig, renderServerConfig } from '../../lib/nginx-config/nginx-config.js';
-import { moduleLoadLine, NginxTestServer } from '../../lib/testing/index.js';
+import { NginxTestServer } from '../../lib/testing/index.js';
+import { moduleLoadLine } from '../../lib/testing/nginx-test-server.js';
 import { runNginxConfig } from '../../lib/cli/nginx-config-command.js';
 import { SERVERS } from '../support/servers.js';
 

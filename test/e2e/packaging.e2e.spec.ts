@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { npmRunBuild, REPO_ROOT, runNode } from '../support/build.js';
+import { PUBLIC_API } from '../unit/public-api.expected.js';
 
 const run = promisify(execFile);
 
@@ -162,39 +163,24 @@ describe('npm pack', () => {
 });
 
 describe('the installed package in a separate Node process', () => {
-  it('exports the public API from "nestjs-push-stream" without the optional peers installed', async () => {
-    const names = (await evaluate(
-      minimal,
-      `const m = await import('nestjs-push-stream'); console.log(JSON.stringify(Object.keys(m).sort()));`,
+  /** The runtime names of an entry point as the installed package gives them. */
+  const namesOf = async (project: string, entry: string) =>
+    (await evaluate(
+      project,
+      `const m = await import(${JSON.stringify(entry === '.' ? manifest.name : `${manifest.name}/${entry.slice(2)}`)}); console.log(JSON.stringify(Object.keys(m).sort()));`,
     )) as string[];
-    expect(names).toEqual(
-      expect.arrayContaining([
-        'PushStreamModule',
-        'PushStreamService',
-        'PushStreamChannels',
-        'PUSH_STREAM_HTTP_CLIENT',
-        'PUSH_STREAM_RESOLVED_OPTIONS',
-        'PUSH_STREAM_DIALECT',
-        'PUSH_STREAM_SLEEP',
-        'PUSH_STREAM_MODULE_OPTIONS',
-        'UndiciHttpClient',
-        'NchanDialect',
-        'PushStreamModuleDialect',
-        'PushStreamError',
-        'PushStreamConfigError',
-        'InvalidChannelNameError',
-        'MessageTooLargeError',
-        'PushStreamHttpError',
-        'PushStreamConnectionError',
-        'PushStreamTimeoutError',
-        'PushStreamProtocolError',
-        'InvalidMessageError',
-        'resolvePushStreamOptions',
-        'pushStreamOptionsFromEnv',
-      ]),
-    );
+
+  it('exports exactly the reviewed public API (test/unit/public-api.expected.ts) from every entry point', async () => {
+    // The main, browser and testing entries load without the optional peers installed.
+    for (const entry of ['.', './browser', './testing']) {
+      expect({ entry, names: await namesOf(minimal, entry) }).toEqual({ entry, names: [...PUBLIC_API[entry]].sort() });
+    }
+    for (const entry of ['./axios', './config']) {
+      expect({ entry, names: await namesOf(full, entry) }).toEqual({ entry, names: [...PUBLIC_API[entry]].sort() });
+    }
+    expect(Object.keys(manifest.exports).filter((k) => k !== './package.json').sort()).toEqual(Object.keys(PUBLIC_API).sort());
     // The axios transport lives behind its own entry point so @nestjs/axios stays optional.
-    expect(names).not.toContain('AxiosHttpClient');
+    expect(PUBLIC_API['.']).not.toContain('AxiosHttpClient');
   });
 
   it('starts PushStreamModule in a Nest application context (decorator metadata survived the build)', async () => {
@@ -202,14 +188,21 @@ describe('the installed package in a separate Node process', () => {
       minimal,
       `
       import { NestFactory } from '@nestjs/core';
-      import { PushStreamModule, PushStreamService, PUSH_STREAM_HTTP_CLIENT, UndiciHttpClient, PushStreamConfigError } from 'nestjs-push-stream';
+      import { PushStreamModule, PushStreamService, PushStreamHttpClient, UndiciHttpClient, PushStreamConfigError } from 'nestjs-push-stream';
       const app = await NestFactory.createApplicationContext(
         PushStreamModule.forRoot({ server: 'nchan', publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef', authRoute: false }),
         { logger: false, abortOnError: false },
       );
       const service = app.get(PushStreamService);
-      const out = { all: service.channels.all(), undici: app.get(PUSH_STREAM_HTTP_CLIENT) instanceof UndiciHttpClient };
+      const out = { all: service.channels.all(), server: service.server, undici: app.get(PushStreamHttpClient) instanceof UndiciHttpClient };
       await app.close();
+      // Named as the transport, with undici pool options: constructed by Nest.
+      const named = await NestFactory.createApplicationContext(
+        PushStreamModule.forRoot({ publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef', authRoute: false, httpClient: UndiciHttpClient, undici: { connections: 4 } }),
+        { logger: false, abortOnError: false },
+      );
+      out.named = named.get(PushStreamHttpClient) instanceof UndiciHttpClient;
+      await named.close();
       const bad = await NestFactory.createApplicationContext(
         PushStreamModule.forRoot({ publisherUrl: 'ftp://x', secret: '0123456789abcdef', authRoute: false }),
         { logger: false, abortOnError: false },
@@ -218,7 +211,7 @@ describe('the installed package in a separate Node process', () => {
       console.log(JSON.stringify(out));
       `,
     );
-    expect(result).toEqual({ all: 'my-app__all__', undici: true, configError: 'publisherUrl' });
+    expect(result).toEqual({ all: 'my-app__all__', server: 'nchan', undici: true, named: true, configError: 'publisherUrl' });
   });
 
   it('"nestjs-push-stream/testing" finds the shipped nginx templates', async () => {
@@ -236,6 +229,37 @@ describe('the installed package in a separate Node process', () => {
       `,
     );
     expect(result).toEqual({ NginxTestServer: 'function', insidePackage: true, templates: true });
+  });
+
+  it('"nestjs-push-stream/testing" records publishes in memory, with nothing but the required peers', async () => {
+    const result = await evaluate(
+      minimal,
+      `
+      import { NestFactory } from '@nestjs/core';
+      import { PushStreamService } from 'nestjs-push-stream';
+      import { PushStreamRecorder, PushStreamTestingModule, pushStreamMatchers } from 'nestjs-push-stream/testing';
+      const app = await NestFactory.createApplicationContext(PushStreamTestingModule.forRoot({ server: 'nchan' }), { logger: false, abortOnError: false });
+      const push = app.get(PushStreamService);
+      await push.publish(push.channels.all(), { hello: 'world' }, { eventType: 'greeting' });
+      const recorder = app.get(PushStreamRecorder);
+      const ctx = { equals: (a, b) => JSON.stringify(a) === JSON.stringify(b), utils: { printExpected: String, printReceived: String } };
+      const matched = pushStreamMatchers.toHavePublished.call(ctx, recorder, 'my-app__all__', { hello: 'world' }).pass;
+      await app.close();
+      console.log(JSON.stringify({ publishes: recorder.publishes, matched }));
+      `,
+    );
+    expect(result).toEqual({
+      publishes: [
+        {
+          channel: 'my-app__all__',
+          data: { hello: 'world' },
+          eventType: 'greeting',
+          channels: ['my-app__all__'],
+          publisherUrl: 'http://push-stream.test/pub',
+        },
+      ],
+      matched: true,
+    });
   });
 
   it('the bin builds (or finds in its cache) the Push Stream Module: npx nestjs-push-stream build-module', async () => {
@@ -263,7 +287,7 @@ describe('the installed package in a separate Node process', () => {
       `
       import { NestFactory } from '@nestjs/core';
       import { HttpModule } from '@nestjs/axios';
-      import { PushStreamModule, PUSH_STREAM_HTTP_CLIENT } from 'nestjs-push-stream';
+      import { PushStreamModule, PushStreamHttpClient } from 'nestjs-push-stream';
       import { AxiosHttpClient } from 'nestjs-push-stream/axios';
       const app = await NestFactory.createApplicationContext(
         PushStreamModule.forRootAsync({
@@ -274,7 +298,7 @@ describe('the installed package in a separate Node process', () => {
         }),
         { logger: false, abortOnError: false },
       );
-      const axios = app.get(PUSH_STREAM_HTTP_CLIENT) instanceof AxiosHttpClient;
+      const axios = app.get(PushStreamHttpClient) instanceof AxiosHttpClient;
       await app.close();
       console.log(JSON.stringify({ axios }));
       `,
@@ -302,20 +326,29 @@ describe('the installed package in a separate Node process', () => {
     writeFileSync(
       join(full, 'consumer.ts'),
       `
-      import { PushStreamModule, PushStreamService, PUSH_STREAM_HTTP_CLIENT, type PushStreamModuleOptions, type PublishResult } from 'nestjs-push-stream';
+      import { PushStreamModule, PushStreamService, PushStreamHttpClient, UndiciHttpClient, type PushStreamModuleOptions, type PushStreamServerKind, type PublishResult } from 'nestjs-push-stream';
+      // @ts-expect-error: internal helpers are not part of the public API.
+      import { withRetry } from 'nestjs-push-stream';
       import { AxiosHttpClient } from 'nestjs-push-stream/axios';
       import { pushStreamConfig } from 'nestjs-push-stream/config';
-      import { NginxTestServer } from 'nestjs-push-stream/testing';
+      import { NginxTestServer, PushStreamRecorder, PushStreamTestingModule, pushStreamMatchers, type RecordedPublish } from 'nestjs-push-stream/testing';
       import { PushStreamClient, type PushStreamMessage } from 'nestjs-push-stream/browser';
       export const client = new PushStreamClient({ server: 'nchan', channels: ['my-app__all__'], url: 'http://127.0.0.1:9' });
       client.addEventListener('message', (e) => { const m: PushStreamMessage = e.detail; void m.channel; });
       const options: PushStreamModuleOptions = { publisherUrl: 'http://127.0.0.1:9/pub', secret: '0123456789abcdef' };
       export const mod = PushStreamModule.forRoot({ ...options, httpClient: AxiosHttpClient });
+      export const pooled = PushStreamModule.forRoot({ ...options, httpClient: UndiciHttpClient, undici: { connections: 64 } });
+      export const testing = PushStreamTestingModule.forRoot({ server: 'nchan' });
+      export const server = (service: PushStreamService): PushStreamServerKind => service.server;
+      export const firstChannel = (recorder: PushStreamRecorder): string | undefined => recorder.publishes.map((p: RecordedPublish) => p.channel)[0];
+      export class FakeClient extends PushStreamHttpClient {
+        async request() { return { status: 200, headers: {}, body: '{}' }; }
+      }
       export async function send(service: PushStreamService): Promise<number> {
         const result: PublishResult = await service.publish(service.channels.all(), { message: ['Foobar'] });
         return result.subscribers;
       }
-      export const used = [PUSH_STREAM_HTTP_CLIENT, pushStreamConfig.KEY, NginxTestServer.start];
+      export const used = [PushStreamHttpClient, pushStreamConfig.KEY, NginxTestServer.start, pushStreamMatchers.toHavePublished, withRetry];
       // @ts-expect-error: a wrong option type must be a type error, or the types are any.
       export const wrong: PushStreamModuleOptions = { publisherUrl: 1, secret: '0123456789abcdef' };
       `,

@@ -13,14 +13,13 @@ import {
   MessageTooLargeError,
   PushStreamTimeoutError,
   PushStreamHttpError,
-  PUSH_STREAM_HTTP_CLIENT,
   PushStreamConnectionError,
   PushStreamModule,
   PushStreamService,
   UndiciHttpClient,
   type ChannelInfo,
   type PublishResult,
-  type PushStreamHttpClient,
+  PushStreamHttpClient,
   type PushStreamModuleOptions,
   type PushStreamServerKind,
   type ServerStats,
@@ -192,7 +191,7 @@ async function connect(transport: TransportCase, options: () => PushStreamModule
   return {
     context,
     service: context.get(PushStreamService),
-    requests: countRequests(context.get<PushStreamHttpClient>(PUSH_STREAM_HTTP_CLIENT)),
+    requests: countRequests(context.get(PushStreamHttpClient)),
     close: async () => {
       await context.close();
       wiring.dispose();
@@ -259,7 +258,7 @@ describe.each(SERVERS)('on %s', (server) => {
     });
 
     it('publishes through the configured transport', () => {
-      const client = context.get(PUSH_STREAM_HTTP_CLIENT);
+      const client = context.get(PushStreamHttpClient);
       expect(client).toBeInstanceOf(transport.expectedClass);
       if (transport.expectedClass === AxiosHttpClient) {
         // The HttpModule given to forRootAsync is the one the client uses, agent included.

@@ -2,8 +2,8 @@
  * The Nchan dialect: request building and parsing of Nchan 1.3 answers (publisher JSON with
  * `Accept: application/json`, nchan_stub_status text).
  */
-import { NchanDialect, type NchanEnvelope } from '../../lib/dialects/index.js';
-import { PushStreamProtocolError } from '../../lib/errors/index.js';
+import { NCHAN_MAX_CHANNEL_ID_LENGTH, NchanDialect, type NchanEnvelope } from '../../lib/dialects/index.js';
+import { ChannelSetTooLargeError, PushStreamProtocolError } from '../../lib/errors/index.js';
 import type { PushStreamHttpResponse } from '../../lib/http/index.js';
 
 const PUB = 'http://127.0.0.1:9080/pub';
@@ -143,5 +143,59 @@ describe('NchanDialect response parsing', () => {
 
   it('has a channel-deleted notice shaped like push-stream\'s (id -2), which push-stream does not need', () => {
     expect(JSON.parse(dialect.deleteNotice('room1'))).toEqual({ id: -2, channel: 'room1', text: 'Channel deleted', eventid: '', type: '' });
+  });
+});
+
+describe('NchanDialect, what only Nchan has', () => {
+  it('keeps its stats location and takes the configured delimiter', () => {
+    expect(dialect.statsPath).toBe('/nchan-stats');
+    expect(new NchanDialect(',').publishRequest(PUB, ['a', 'b'], '{}', {}).url).toBe(`${PUB}?id=a,b`);
+  });
+
+  it(`refuses a subscription whose joined id is over nchan_max_channel_id_length (${NCHAN_MAX_CHANNEL_ID_LENGTH}) before any request`, () => {
+    const name = (i: number) => `c${String(i).padStart(3, '0')}`.padEnd(128, 'x');
+    // 16 names of 128 characters and 15 delimiters: exactly the shipped limit.
+    const sixteen = Array.from({ length: 16 }, (_, i) => name(i));
+    expect(sixteen.join('/')).toHaveLength(NCHAN_MAX_CHANNEL_ID_LENGTH);
+    expect(() => dialect.assertSubscribable(sixteen)).not.toThrow();
+    const over = [...sixteen.slice(0, 15), `${name(15)}`.slice(0, 127) + 'yz'];
+    const err = (() => {
+      try {
+        dialect.assertSubscribable(over);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(ChannelSetTooLargeError);
+    expect(err).toMatchObject({ measure: 'characters', size: NCHAN_MAX_CHANNEL_ID_LENGTH + 1, limit: NCHAN_MAX_CHANNEL_ID_LENGTH, channels: over });
+    expect((err as Error).message).toMatch(/2064 characters, more than 2063 .*nchan_max_channel_id_length.*403/);
+  });
+
+  it('reads a publish back from the envelope, event fields included, and tells the deleted notice apart', () => {
+    const body = dialect.encodeMessage({ text: 'hi' }, ['a', 'b'], { eventId: 'e1', eventType: 'chat' });
+    expect(dialect.decodeRequest(dialect.publishRequest(PUB, ['a', 'b'], body, { eventId: 'e1', eventType: 'chat' }))).toEqual({
+      op: 'publish',
+      channels: ['a', 'b'],
+      data: { text: 'hi' },
+      eventId: 'e1',
+      eventType: 'chat',
+    });
+    expect(dialect.decodeRequest(dialect.publishRequest(PUB, ['a'], dialect.encodeMessage('x', ['a'], {}), {}))).toEqual({ op: 'publish', channels: ['a'], data: 'x' });
+    expect(dialect.decodeRequest(dialect.publishRequest(PUB, ['a'], dialect.deleteNotice('a'), {}))).toEqual({ op: 'notice', channel: 'a' });
+    const comma = new NchanDialect(',');
+    expect(comma.decodeRequest(comma.publishRequest(PUB, ['a', 'b'], comma.encodeMessage(1, ['a', 'b'], {}), {}))).toMatchObject({ channels: ['a', 'b'] });
+    expect(() => dialect.decodeRequest({ method: 'POST', url: `${PUB}?id=a`, headers: {}, body: '{"x":1}' })).toThrow(PushStreamProtocolError);
+  });
+
+  it('answers a multi-channel publish summed, as Nchan does', () => {
+    const res = dialect.encodeAnswer({
+      op: 'publish',
+      channels: [
+        { channel: 'a', subscribers: 1, storedMessages: 2, publishedMessages: 2 },
+        { channel: 'b', subscribers: 3, storedMessages: 1, publishedMessages: 1 },
+      ],
+    });
+    expect(dialect.parsePublish(['a', 'b'], res)).toEqual({ channels: ['a', 'b'], subscribers: 4, infos: [] });
   });
 });

@@ -2,7 +2,7 @@
 // runs `nginx -t` on them with both modules.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NGINX_CONFIG_DIR, renderTemplate } from '../../lib/testing/index.js';
+import { NGINX_CONFIG_DIR, renderTemplate } from '../../lib/nginx-config/nginx-config.js';
 
 const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
 

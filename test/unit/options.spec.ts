@@ -9,7 +9,8 @@ import {
   resolvePushStreamOptions,
   type PushStreamModuleOptions,
 } from '../../lib/options/index.js';
-import { PUSH_STREAM_DIALECT, PUSH_STREAM_RESOLVED_OPTIONS } from '../../lib/push-stream.constants.js';
+import { PushStreamDialect } from '../../lib/dialects/push-stream-dialect.interface.js';
+import { PUSH_STREAM_RESOLVED_OPTIONS } from '../../lib/push-stream.constants.js';
 import { PushStreamModule } from '../../lib/push-stream.module.js';
 import { PushStreamService } from '../../lib/service/index.js';
 
@@ -50,6 +51,7 @@ describe('resolvePushStreamOptions', () => {
         maxChannelsPerRequest: 16,
         pageChannels: 'any',
       },
+      undici: {},
     });
   });
 
@@ -300,7 +302,7 @@ describe('PushStreamModule options at start-up', () => {
     }).compile();
     try {
       expect(moduleRef.get(PUSH_STREAM_RESOLVED_OPTIONS).statsUrl).toBe('http://127.0.0.1:9080/nchan-stats');
-      expect(moduleRef.get(PUSH_STREAM_DIALECT).kind).toBe('nchan');
+      expect(moduleRef.get(PushStreamDialect).kind).toBe('nchan');
       expect(moduleRef.get(PushStreamService)).toBeInstanceOf(PushStreamService);
     } finally {
       await moduleRef.close();

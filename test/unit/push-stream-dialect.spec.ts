@@ -3,7 +3,7 @@
  * the requests it builds must be the recorded curl requests, and it must parse every recorded answer.
  */
 import { PushStreamModuleDialect, REVOKED_NOTICE_TEXT } from '../../lib/dialects/index.js';
-import { PushStreamProtocolError } from '../../lib/errors/index.js';
+import { PushStreamConfigError, PushStreamProtocolError } from '../../lib/errors/index.js';
 import type { PushStreamHttpResponse } from '../../lib/http/index.js';
 import { loadRecording, type RecordedRequest } from '../support/push-stream-wire-fake.js';
 
@@ -230,5 +230,43 @@ describe('PushStreamModuleDialect.parseSubscriberChannels', () => {
 
   it.each(['%', '%zz', 'room%2', 'a%E0%A4%A', '%FF'])('broken escape %j -> null (denied)', (raw) => {
     expect(dialect.parseSubscriberChannels(raw)).toBeNull();
+  });
+});
+
+describe('PushStreamModuleDialect, what only the module has', () => {
+  it('keeps its stats location and refuses any delimiter but "/"', () => {
+    expect(dialect.statsPath).toBe('/channels-stats');
+    expect(new URL(STATS).pathname).toBe(dialect.statsPath);
+    expect(() => new PushStreamModuleDialect(',')).toThrow(PushStreamConfigError);
+    expect(() => new PushStreamModuleDialect(',')).toThrow(/always separates channels with "\/"/);
+  });
+
+  it('has no joined-path limit of its own', () => {
+    expect(() => dialect.assertSubscribable(Array.from({ length: 255 }, (_, i) => `c${i}`.padEnd(128, 'x')))).not.toThrow();
+  });
+
+  it('reads a publish back from the body and the Event-ID / Event-Type headers', () => {
+    const body = dialect.encodeMessage({ message: ['Foobar'] });
+    expect(dialect.decodeRequest(dialect.publishRequest(PUB, ['room1', 'room2'], body, { eventId: 'evt-42', eventType: 'chat' }))).toEqual({
+      op: 'publish',
+      channels: ['room1', 'room2'],
+      data: { message: ['Foobar'] },
+      eventId: 'evt-42',
+      eventType: 'chat',
+    });
+    expect(dialect.decodeRequest(dialect.revokeRequest(PUB, 'room1'))).toEqual({ op: 'delete', channel: 'room1' });
+    expect(() => dialect.decodeRequest({ method: 'POST', url: `${PUB}?id=a`, headers: {}, body: 'not json' })).toThrow(PushStreamProtocolError);
+  });
+
+  it('answers one channel flat and several with infos, as recordings 01 and 09', () => {
+    const one = { channel: 'room1', subscribers: 0, storedMessages: 3, publishedMessages: 3 };
+    const two = { channel: 'room2', subscribers: 0, storedMessages: 1, publishedMessages: 1 };
+    expect(JSON.parse(dialect.encodeAnswer({ op: 'publish', channels: [one] }).body)).toEqual(
+      JSON.parse('{"channel": "room1", "published_messages": 3, "stored_messages": 3, "subscribers": 0}'),
+    );
+    expect(dialect.parsePublish(['room1', 'room2'], dialect.encodeAnswer({ op: 'publish', channels: [one, two] }))).toEqual(
+      dialect.parsePublish(['room1', 'room2'], response('09')),
+    );
+    expect(dialect.encodeAnswer({ op: 'delete', existed: false }).status).toBe(response('16').status);
   });
 });

@@ -17,10 +17,9 @@ import {
   PushStreamHttpError,
   PushStreamTimeoutError,
 } from '../../lib/errors/index.js';
-import type { PushStreamHttpClient, PushStreamHttpRequest, PushStreamHttpResponse } from '../../lib/http/index.js';
-import { UndiciHttpClient } from '../../lib/http/index.js';
+import { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpResponse, UndiciHttpClient } from '../../lib/http/index.js';
 import type { PushStreamModuleOptions } from '../../lib/options/index.js';
-import { PUSH_STREAM_HTTP_CLIENT, PUSH_STREAM_SLEEP } from '../../lib/push-stream.constants.js';
+import { PUSH_STREAM_SLEEP } from '../../lib/push-stream.constants.js';
 import { PushStreamModule } from '../../lib/push-stream.module.js';
 import { PushStreamService } from '../../lib/service/index.js';
 import { loadRecording, PushStreamWireFake, recordedAnswer } from '../support/push-stream-wire-fake.js';
@@ -111,7 +110,7 @@ describe('PushStreamService against the push-stream wire fake', () => {
 
   it('uses the undici client by default', async () => {
     await createService();
-    expect(moduleRef!.get(PUSH_STREAM_HTTP_CLIENT)).toBeInstanceOf(UndiciHttpClient);
+    expect(moduleRef!.get(PushStreamHttpClient)).toBeInstanceOf(UndiciHttpClient);
   });
 
   describe('the recorded sequence', () => {
@@ -333,7 +332,7 @@ describe('PushStreamService against the push-stream wire fake', () => {
   });
 });
 
-describe('overriding PUSH_STREAM_HTTP_CLIENT (how to test your app without nginx)', () => {
+describe('overriding PushStreamHttpClient (how to test your app without nginx)', () => {
   it('routes every request through the given client', async () => {
     const sent: PushStreamHttpRequest[] = [];
     const client: PushStreamHttpClient = {
@@ -345,7 +344,7 @@ describe('overriding PUSH_STREAM_HTTP_CLIENT (how to test your app without nginx
     const moduleRef = await Test.createTestingModule({
       imports: [PushStreamModule.forRoot({ publisherUrl: 'http://nginx.invalid/pub', secret: SECRET, authRoute: false })],
     })
-      .overrideProvider(PUSH_STREAM_HTTP_CLIENT)
+      .overrideProvider(PushStreamHttpClient)
       .useValue(client)
       .compile();
     try {

@@ -11,9 +11,9 @@ import {
   PushStreamProtocolError,
   PushStreamTimeoutError,
 } from '../../lib/errors/index.js';
-import type { PushStreamHttpClient, PushStreamHttpRequest, PushStreamHttpResponse } from '../../lib/http/index.js';
+import { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpResponse } from '../../lib/http/index.js';
 import type { PushStreamModuleOptions } from '../../lib/options/index.js';
-import { PUSH_STREAM_HTTP_CLIENT, PUSH_STREAM_SLEEP } from '../../lib/push-stream.constants.js';
+import { PUSH_STREAM_SLEEP } from '../../lib/push-stream.constants.js';
 import { PushStreamModule } from '../../lib/push-stream.module.js';
 import { PushStreamService } from '../../lib/service/index.js';
 
@@ -44,7 +44,7 @@ describe('PushStreamService.revokeSession / revokeUser / health', () => {
     moduleRef = await Test.createTestingModule({
       imports: [PushStreamModule.forRoot({ publisherUrl: PUB, secret: SECRET, authRoute: false, retry: { attempts: 2 }, ...options })],
     })
-      .overrideProvider(PUSH_STREAM_HTTP_CLIENT)
+      .overrideProvider(PushStreamHttpClient)
       .useValue(client)
       .overrideProvider(PUSH_STREAM_SLEEP)
       .useValue(async () => undefined)
