@@ -58,6 +58,10 @@ export class NchanDialect extends PushStreamDialect {
     return JSON.stringify(envelope);
   }
 
+  // Nchan multiplexes at most 255 channels, and checks nchan_max_channel_id_length (the shipped
+  // configs' value) against the whole joined id of a publish too: past it, 403.
+  readonly publishLimits = { channels: 255, characters: NCHAN_MAX_CHANNEL_ID_LENGTH };
+
   publishRequest(publisherUrl: string, channels: readonly string[], body: string, options: PublishOptions): DialectRequest {
     // Accept: JSON answers instead of Nchan's text/plain summary.
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };

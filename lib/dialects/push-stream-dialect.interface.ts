@@ -46,6 +46,29 @@ export abstract class PushStreamDialect {
   abstract publishRequest(publisherUrl: string, channels: readonly string[], body: string, options: PublishOptions): DialectRequest;
   abstract parsePublish(channels: readonly string[], res: PushStreamHttpResponse): PublishManyResult;
 
+  /** Most channels, and characters of their joined id, that one publish request may carry here. */
+  abstract readonly publishLimits: { readonly channels: number; readonly characters: number };
+
+  /** Splits a publish into as few requests as the server accepts, channels kept in order. */
+  publishBatches(channels: readonly string[]): string[][] {
+    const { channels: most, characters } = this.publishLimits;
+    const batches: string[][] = [];
+    let batch: string[] = [];
+    let length = 0;
+    for (const channel of channels) {
+      // +1: the delimiter before every id but the first.
+      if (batch.length > 0 && (batch.length === most || length + 1 + channel.length > characters)) {
+        batches.push(batch);
+        batch = [];
+        length = 0;
+      }
+      length += (batch.length > 0 ? 1 : 0) + channel.length;
+      batch.push(channel);
+    }
+    if (batch.length > 0) batches.push(batch);
+    return batches;
+  }
+
   abstract infoRequest(publisherUrl: string, channel: string): DialectRequest;
   /** null when the channel does not exist. */
   abstract parseInfo(channel: string, res: PushStreamHttpResponse): ChannelInfo | null;

@@ -135,6 +135,10 @@ export class PushStreamModuleDialect extends PushStreamDialect {
     };
   }
 
+  // The ids travel in the request line, which must fit nginx's large_client_header_buffers (8k by
+  // default, else 414); 255 keeps a publish's answer (one counter object per channel) small.
+  readonly publishLimits = { channels: 255, characters: 4096 };
+
   subscriberPath(channels: readonly string[], backtrack: Readonly<Record<string, number>> = {}): string {
     // Only a positive whole count makes a `.bN` the module (and the auth endpoint) accepts.
     return channels.map((c) => (Number.isSafeInteger(backtrack[c]) && backtrack[c] > 0 ? `${c}.b${backtrack[c]}` : c)).join(DELIMITER);

@@ -135,3 +135,24 @@ export class ChannelSetTooLargeError extends PushStreamError {
     super(`Cannot subscribe to these channels: ${size} ${measure}, more than ${limit} (${reason})`, { channels });
   }
 }
+
+/**
+ * A publishMany split into several requests (more channels than one request may carry) failed
+ * part way: `published` got the message, `failed` did not. Retry with `failed` only; `cause` is
+ * the error of the request that failed, whose `retryable`, `status` and `explain` this one carries.
+ */
+export class PartialPublishError extends PushStreamError {
+  constructor(
+    readonly published: readonly string[],
+    readonly failed: readonly string[],
+    cause: PushStreamError,
+  ) {
+    super(`Published to ${published.length} of ${published.length + failed.length} channels, then: ${cause.message}`, {
+      retryable: cause.retryable,
+      status: cause.status,
+      explain: cause.explain,
+      channels: failed,
+      cause,
+    });
+  }
+}

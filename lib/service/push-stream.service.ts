@@ -14,6 +14,7 @@ import {
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
+  PartialPublishError,
   PushStreamError,
   PushStreamHttpError,
   redactUrl,
@@ -21,7 +22,7 @@ import {
 import { PushStreamHttpClient, type PushStreamHttpResponse } from '../http/http-client.interface.js';
 import type { PushStreamServerKind, ResolvedPushStreamOptions, RetryPolicy } from '../options/push-stream-options.interface.js';
 import { PUSH_STREAM_RESOLVED_OPTIONS, PUSH_STREAM_SLEEP } from '../push-stream.constants.js';
-import { MAX_CHANNELS_PER_REQUEST, SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
+import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import type { HealthCheck, HealthOptions, HealthReport, HealthWorker } from './health.interface.js';
 import { type Sleep, withRetry } from './retry.js';
 import type { RevocationResult } from './revocation.interface.js';
@@ -62,13 +63,14 @@ export class PushStreamService {
     return result.infos[0] ?? { channel, subscribers: result.subscribers, storedMessages: 0, publishedMessages: null };
   }
 
-  /** Publishes one message to several channels in a single request. */
+  /**
+   * Publishes one message to several channels: one request when the server accepts them all at
+   * once, else as few as its limits need (channel count, joined id length), in order. A failure
+   * after some requests went through is a PartialPublishError naming both sides.
+   */
   async publishMany(channels: readonly string[], data: unknown, options: PublishOptions = {}): Promise<PublishManyResult> {
     if (!Array.isArray(channels) || channels.length === 0) {
       throw new InvalidChannelNameError('', 'publishMany needs at least one channel');
-    }
-    if (channels.length > MAX_CHANNELS_PER_REQUEST) {
-      throw new InvalidChannelNameError(channels.join(','), `at most ${MAX_CHANNELS_PER_REQUEST} channels per publish`);
     }
     const names = channels.map((c) => this.channels.validate(c));
     if (new Set(names).size !== names.length) throw new InvalidChannelNameError(names.join(','), 'a channel is named twice');
@@ -77,6 +79,23 @@ export class PushStreamService {
         throw new InvalidMessageError(`${field} must be 1-128 of letters, digits, "_", ".", ":" or "-"`, names);
       }
     }
+    const batches = this.dialect.publishBatches(names);
+    if (batches.length === 1) return this.publishBatch(names, data, options);
+    const merged: PublishManyResult = { channels: [], subscribers: 0, infos: [] };
+    for (const batch of batches) {
+      const result = await this.publishBatch(batch, data, options).catch((err: unknown) => {
+        if (merged.channels.length === 0 || !(err instanceof PushStreamError)) throw err;
+        throw new PartialPublishError(merged.channels, names.slice(merged.channels.length), err);
+      });
+      merged.channels.push(...result.channels);
+      merged.subscribers += result.subscribers;
+      merged.infos.push(...result.infos);
+    }
+    return merged;
+  }
+
+  /** One publish request (per publisher) for channels the server accepts together. */
+  private async publishBatch(names: string[], data: unknown, options: PublishOptions): Promise<PublishManyResult> {
     const body = this.encode(data, names, options);
     const responses = await this.onEveryServer((url) =>
       this.send(this.dialect.publishRequest(url, names, body, options), 'publish', names),

@@ -503,6 +503,26 @@ describe.each(SERVERS)('on %s', (server) => {
       expect(await service.channelInfo(channel)).toEqual(before);
     });
 
+    it('publishMany at any size: 300 channels of 128 characters in as few requests as the server accepts, every one stored', async () => {
+      // 300 x 129 characters: 38,700, far past both servers' limit for one request.
+      const base = uniqueChannel(PREFIX, 'm');
+      const channels = Array.from({ length: 300 }, (_, i) => `${base}-${i}-`.padEnd(128, 'x'));
+      const first = await ws(channels[0]);
+      const last = await ws(channels[299]);
+      await subscribed(channels[0]);
+      await subscribed(channels[299]);
+      requests.reset();
+
+      const result = await service.publishMany(channels, { n: 300 });
+
+      expect(result.channels).toEqual(channels);
+      expect(result.subscribers).toBe(2);
+      expect(requests.calls.length).toBeGreaterThan(1);
+      expect(requests.calls.every((c) => c.url.length < 8192)).toBe(true);
+      for (const sub of [first, last]) expect(JSON.parse(await sub.next())).toMatchObject({ text: { n: 300 } });
+      for (const channel of [channels[1], channels[150], channels[298]]) expect((await service.channelInfo(channel))?.storedMessages).toBe(1);
+    });
+
     describe('channel names', () => {
       // Each of these, sent as is, would publish somewhere: "/" splits into two channels on both servers.
       const refused = [`${PREFIX}__all__/${PREFIX}__admin__`, 'a%2Fb', 'with space', 'caf\u00e9', 'x'.repeat(129), ''];
