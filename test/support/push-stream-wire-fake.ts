@@ -5,7 +5,7 @@
  * The Push Stream Module cannot run in CI, so this is what the push-stream dialect is tested
  * against. It does not invent its answers: the header lists (names, order, static values), the
  * explain texts, the 413 page and the JSON layouts are all read from the recorded files at load
- * time, and test/unit/push-stream-wire-fake.spec.ts replays every recorded publisher/stats command
+ * time, and test/integration/push-stream-wire-fake.spec.ts replays every recorded publisher/stats command
  * against it and compares the answers with the files.
  *
  * Not recorded, so modelled (and marked so below): the 500 of a full shared memory (status and
