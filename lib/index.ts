@@ -3,8 +3,6 @@
 // point, so an addition shows up in review. Other entry points: `nestjs-push-stream/axios` and
 // `nestjs-push-stream/config` (so that @nestjs/axios and @nestjs/config stay optional),
 // `nestjs-push-stream/testing`, `nestjs-push-stream/browser`.
-import type { ResolvedPushStreamOptions as ResolvedOptions } from './options/push-stream-options.interface.js';
-import { PUSH_STREAM_RESOLVED_OPTIONS as RESOLVED_OPTIONS } from './push-stream.constants.js';
 
 // The module and what it provides.
 export { PushStreamModule } from './push-stream.module.js';
@@ -48,6 +46,7 @@ export {
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
+  PartialPublishError,
   PushStreamConfigError,
   PushStreamConnectionError,
   PushStreamError,
@@ -65,14 +64,3 @@ export { PushStreamAuthController } from './auth/push-stream-auth.controller.js'
 export { PushStreamAuthEndpoint } from './auth/push-stream-auth-endpoint.decorator.js';
 export type { SubscriberAuthRequest } from './auth/subscriber-auth-request.js';
 export { loadedSessionId } from './auth/request-session.js';
-
-/**
- * @deprecated An internal token, exported only until applications move off it; it will be removed.
- * To learn the configured server use `PushStreamService.server`.
- */
-export const PUSH_STREAM_RESOLVED_OPTIONS: typeof RESOLVED_OPTIONS = RESOLVED_OPTIONS;
-/**
- * @deprecated The internal shape behind PUSH_STREAM_RESOLVED_OPTIONS; it will be removed. The
- * server is `PushStreamServerKind`, read with `PushStreamService.server`.
- */
-export type ResolvedPushStreamOptions = ResolvedOptions;

@@ -42,7 +42,8 @@ const coreProviders: Provider[] = [
   PushStreamService,
 ];
 
-// The resolved options stay exported for the applications that inject them (deprecated, see lib/index.ts).
+// The resolved options are exported (not public: the token is not in lib/index.ts) for the library's
+// own ChannelAuthGuard, which an application may put on its own route in the importing module.
 const exported = [PushStreamService, PushStreamChannels, PUSH_STREAM_RESOLVED_OPTIONS, PushStreamDialect, PushStreamHttpClient];
 
 /** What a module built on PushStreamModule's definition puts in place of the network (the testing module). */

@@ -83,6 +83,8 @@ function onMessage(detail) {
       return addLine('notice', [['from', 'Session notice'], ['text', data.text]], meta);
     case 'joined':
       return addLine('joined', [['text', `${data.name} logged in`]], meta);
+    case 'room':
+      return addLine('room', [['from', `#${data.room} · ${data.from}`], ['text', data.text]], meta);
     case 'progress':
       if (channel === sample.boot.channels.page) onProgress(data);
       return undefined;
@@ -141,12 +143,55 @@ function renderIdentity(boot) {
       }),
     );
   }
+  renderRooms(boot);
   $('server').textContent = `via ${boot.server === 'nchan' ? 'Nchan' : 'Nginx Push Stream Module'}`;
   $('channels').replaceChildren(
     ...boot.subscribe.map((name) => {
       const li = document.createElement('li');
       li.textContent = name;
       return li;
+    }),
+  );
+  // The URL PushStreamService.subscriberUrls() gave, when the app knows nginx's public address.
+  $('listen').hidden = !boot.listen;
+  $('listen-stream').textContent = boot.listen ? `curl -N '${boot.listen.stream}'` : '';
+}
+
+/**
+ * Rooms (`__room__<name>`): nginx lets only their logged-in members subscribe (the app's
+ * RoomChannelRule). Joining reloads the page, whose one connection then includes the room.
+ */
+function renderRooms(boot) {
+  const joined = boot.rooms.filter((r) => r.member);
+  $('rooms-note').textContent = boot.user ? (joined.length ? '' : 'Join a room to read and write in it.') : 'Log in to join a room: only its members may subscribe.';
+  $('room-list').replaceChildren(
+    ...boot.rooms.map((room) => {
+      const li = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = `#${room.name}`;
+      li.append(name);
+      if (room.member) {
+        const badge = document.createElement('span');
+        badge.className = 'member';
+        badge.textContent = 'member';
+        li.append(badge);
+      } else if (boot.user) {
+        const join = document.createElement('button');
+        join.type = 'button';
+        join.dataset.join = room.name;
+        join.textContent = 'Join';
+        li.append(join);
+      }
+      return li;
+    }),
+  );
+  $('room-form').hidden = joined.length === 0;
+  $('room-to').replaceChildren(
+    ...joined.map((room) => {
+      const option = document.createElement('option');
+      option.value = room.name;
+      option.textContent = `#${room.name}`;
+      return option;
     }),
   );
 }
@@ -193,6 +238,25 @@ function wireForms() {
     try {
       await post('/api/private', { to: $('private-to').value, text: $('private-text').value });
       $('private-text').value = '';
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('room-list').addEventListener('click', async (event) => {
+    const room = event.target instanceof HTMLElement ? event.target.dataset.join : undefined;
+    if (!room) return;
+    try {
+      await post('/api/rooms/join', { room });
+      location.reload(); // subscribe again, with the room's channel
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+  $('room-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await post('/api/rooms/messages', { room: $('room-to').value, text: $('room-text').value });
+      $('room-text').value = '';
     } catch (err) {
       showError(err.message);
     }

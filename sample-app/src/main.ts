@@ -10,8 +10,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { redactUrl } from 'nestjs-push-stream';
 import { AppModule } from './app.module.js';
 import type { SampleConfig } from './sample.config.js';
-import './session-data.js';
-import { createSessionMiddleware } from './session.js';
+import { createSessionMiddleware } from './sessions/session.middleware.js';
 
 /** sample-app/public, next to src/ and dist/. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));

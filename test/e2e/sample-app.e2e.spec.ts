@@ -32,6 +32,7 @@ interface Received {
   eventType?: string;
 }
 interface Boot {
+  server: string;
   pageId: string;
   pageTicket: string;
   csrfToken: string;
@@ -40,6 +41,8 @@ interface Boot {
   subscribe: string[];
   channels: { all: string; session?: string; page: string; authorized?: string; user?: string };
   user: { id: string; name: string } | null;
+  rooms: Array<{ name: string; channel: string; member: boolean }>;
+  listen: { stream: string; websocket: string } | null;
 }
 
 /** The sample app as a user runs it: `node sample-app/dist/main.js` with its environment. */
@@ -111,6 +114,28 @@ const deniedStatuses = (page: Page): Promise<number[]> => page.evaluate(() => (w
 const subscribed = (page: Page): Promise<string[]> =>
   page.evaluate(() => [...(window as unknown as { sample: { client: { subscribedChannels: string[] } } }).sample.client.subscribedChannels]);
 const errorText = (page: Page): Promise<string> => page.locator('#error').innerText();
+/**
+ * Subscribes `page` to `channels` alone, with the package's browser client (as the page loads it),
+ * and answers the status of the client's 'denied' event, or 'open' when nginx let it in.
+ */
+const subscribeAlone = (page: Page, channels: string[]): Promise<number | 'open'> =>
+  page.evaluate(async (channels) => {
+    const clientUrl = '/assets/push-stream/push-stream-client.js';
+    const { PushStreamClient } = (await import(clientUrl)) as { PushStreamClient: new (options: object) => EventTarget & { connect(): void; close(): void } };
+    const { server } = (window as unknown as { sample: { boot: Boot } }).sample.boot;
+    const client = new PushStreamClient({ server, channels });
+    try {
+      return await new Promise<number | 'open'>((resolve) => {
+        client.addEventListener('denied', (e) => resolve((e as CustomEvent<{ status: number }>).detail.status));
+        client.addEventListener('state', (e) => {
+          if ((e as CustomEvent<{ state: string }>).detail.state === 'open') resolve('open');
+        });
+        client.connect();
+      });
+    } finally {
+      client.close();
+    }
+  }, channels);
 const cookieNames = async (context: BrowserContext): Promise<string[]> => (await context.cookies()).map((c) => c.name).sort();
 
 /** `name=value` of one cookie from a response's Set-Cookie headers. */
@@ -230,6 +255,9 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
       NGINX_PUSH_STREAM_SECRET: SECRET,
       DEMO_USERS: 'alice,bob,carol',
       TASK_DURATION_MS: '2000',
+      // nginx's public address, for PushStreamService.subscriberUrls() (the page's "From a terminal").
+      NGINX_PUSH_STREAM_SUB_HOST: '127.0.0.1',
+      NGINX_PUSH_STREAM_SUB_PORT: new URL(nginx.baseUrl).port,
     });
     await waitFor('app answering through nginx', async () => !app.exited && (await fetch(`${nginx.baseUrl}/api/health`)).ok, 30_000).catch(
       (err: Error) => {
@@ -462,6 +490,45 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     expect(status).toBe(401);
     expect(await cookieNames(c.context)).toEqual(['sample.csrf']);
   }, 90_000);
+
+  it('a room, the sample\'s own @PushStreamChannelRule: its members get its lines; nginx refuses a non-member (403) and a visitor (401)', async () => {
+    const tag = `room-${Date.now()}`;
+    const room = (await boot(d.page)).rooms.find((r) => r.name === 'nestjs')!;
+    expect(room).toEqual({ name: 'nestjs', channel: 'my-app__room__nestjs', member: false });
+    // Nobody has joined yet: carol (D, logged in) is refused; B (a reader, no session) is told to log in.
+    expect(await Promise.all([subscribeAlone(d.page, [room.channel]), subscribeAlone(b.page, [room.channel])])).toEqual([403, 401]);
+
+    // Alice (A) and carol (D) join with the page's button; each page reloads, the room in its connection.
+    for (const p of [a.page, d.page]) {
+      await Promise.all([p.waitForEvent('load'), p.click('[data-join="nestjs"]')]);
+      await connected(p);
+      const joined = await boot(p);
+      expect(joined.rooms.find((r) => r.name === 'nestjs')?.member).toBe(true);
+      expect(joined.subscribe).toContain(room.channel);
+    }
+
+    // Alice writes in the room: both members get it on the room's channel, B neither gets it nor may write there.
+    await a.page.selectOption('#room-to', 'nestjs');
+    await a.page.fill('#room-text', `${tag} for members`);
+    await a.page.click('#room-form button[type=submit]');
+    for (const p of [a.page, d.page]) await shows(p, `${tag} for members`);
+    expect((await received(d.page)).filter((m) => typeof m.data === 'object' && m.data.text === `${tag} for members`).map((m) => m.channel)).toEqual([room.channel]);
+    const bWrites = await b.page.evaluate(async () => {
+      const { csrfToken } = (window as unknown as { sample: { boot: Boot } }).sample.boot;
+      const res = await fetch('/api/rooms/messages', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+        body: JSON.stringify({ room: 'nestjs', text: 'not a member' }),
+      });
+      return res.status;
+    });
+    expect(bWrites).toBe(403);
+    await barrier(a.page, [b.page]);
+    expect((await received(b.page)).filter((m) => m.channel === room.channel)).toEqual([]);
+
+    // The page's terminal hint comes from PushStreamService.subscriberUrls(): the seed's curl URL.
+    expect((await boot(b.page)).listen).toEqual({ stream: `${nginx.baseUrl}/sub/my-app__all__`, websocket: `${nginx.baseUrl.replace(/^http/, 'ws')}/ws/my-app__all__` });
+  }, 60_000);
 
   it('logging in ends the old session\'s streams; logging out ends the session\'s and the user\'s (revokeSession, revokeUser)', async () => {
     const tag = `revoke-${Date.now()}`;

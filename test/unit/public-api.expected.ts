@@ -21,6 +21,7 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'InvalidMessageError',
     'MessageTooLargeError',
     'ChannelSetTooLargeError',
+    'PartialPublishError',
     'PushStreamHttpError',
     'PushStreamConnectionError',
     'PushStreamTimeoutError',
@@ -32,8 +33,6 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'PushStreamAuthController',
     'PushStreamAuthEndpoint',
     'loadedSessionId',
-    // deprecated: use PushStreamService.server
-    'PUSH_STREAM_RESOLVED_OPTIONS',
   ],
   './axios': ['AxiosHttpClient'],
   './browser': [
@@ -59,7 +58,8 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-/** Names that stay only for existing applications, with what replaces them. */
-export const DEPRECATED: Readonly<Record<string, string>> = {
-  PUSH_STREAM_RESOLVED_OPTIONS: 'PushStreamService.server',
-};
+/**
+ * Names that stay only for existing applications, with what replaces them. None at the moment:
+ * PUSH_STREAM_RESOLVED_OPTIONS (replaced by PushStreamService.server) has been removed.
+ */
+export const DEPRECATED: Readonly<Record<string, string>> = {};

@@ -2,11 +2,10 @@
 // so `httpClient: UndiciHttpClient` and `.overrideProvider(PushStreamHttpClient)` work. No sockets:
 // undici's `factory` option stands in for the pool.
 import 'reflect-metadata';
-import { Inject, Injectable, Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { PushStreamModuleDialect } from '../../lib/dialects/push-stream.dialect.js';
 import {
-  PUSH_STREAM_RESOLVED_OPTIONS,
   PushStreamConfigError,
   PushStreamConnectionError,
   PushStreamDialect,
@@ -16,7 +15,6 @@ import {
   PushStreamModule,
   type PushStreamModuleOptions,
   PushStreamService,
-  type ResolvedPushStreamOptions,
   UndiciHttpClient,
 } from '../../lib/index.js';
 
@@ -155,19 +153,5 @@ describe('PushStreamDialect token', () => {
       .compile();
     expect(moduleRef.get(PushStreamDialect)).toBe(replacement);
     expect(moduleRef.get(PushStreamService).server).toBe('push-stream');
-  });
-});
-
-describe('deprecated PUSH_STREAM_RESOLVED_OPTIONS', () => {
-  it('is still exported by the module for applications that inject it', async () => {
-    @Injectable()
-    class Page {
-      constructor(@Inject(PUSH_STREAM_RESOLVED_OPTIONS) readonly options: ResolvedPushStreamOptions) {}
-    }
-    @Module({ imports: [PushStreamModule.forRoot({ ...base, server: 'nchan' })], providers: [Page] })
-    class PageModule {}
-    moduleRef = await Test.createTestingModule({ imports: [PageModule] }).compile();
-    expect(moduleRef.get(Page).options.server).toBe('nchan');
-    expect(moduleRef.get(PushStreamService).server).toBe('nchan');
   });
 });

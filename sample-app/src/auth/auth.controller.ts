@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, NotFoundException, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { JoinedNotice } from '../chat/messages.js';
-import { PublisherService } from '../chat/publisher.service.js';
 import { CsrfGuard } from '../csrf/csrf.guard.js';
+import type { JoinedNotice } from '../publisher/messages.js';
+import { PublisherService } from '../publisher/publisher.service.js';
 import type { DemoUser } from '../sample.config.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import { RateGroup, RateLimitGuard } from '../throttling.js';
 import { LoginDto } from './login.dto.js';
-import { SessionsService } from './sessions.service.js';
 import { UsersService } from './users.service.js';
 
 /**

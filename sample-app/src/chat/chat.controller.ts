@@ -1,13 +1,13 @@
 import { Body, Controller, ForbiddenException, HttpCode, NotFoundException, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
-import { SessionsService } from '../auth/sessions.service.js';
 import { UsersService } from '../auth/users.service.js';
 import { CsrfGuard } from '../csrf/csrf.guard.js';
+import type { ChatMessage, PrivateMessage, SessionNotice } from '../publisher/messages.js';
+import { PublisherService } from '../publisher/publisher.service.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import { RateGroup, RateLimitGuard } from '../throttling.js';
 import { ChatMessageDto } from './dto/chat-message.dto.js';
 import { PrivateMessageDto } from './dto/private-message.dto.js';
-import type { ChatMessage, PrivateMessage, SessionNotice } from './messages.js';
-import { PublisherService } from './publisher.service.js';
 
 /** Browsers never publish: they POST here, the app validates and publishes through nginx. */
 @Controller('api')

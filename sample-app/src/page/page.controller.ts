@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, Req, Res } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Request, Response } from 'express';
-import { PUSH_STREAM_RESOLVED_OPTIONS, PushStreamChannels, type ResolvedPushStreamOptions } from 'nestjs-push-stream';
-import { SessionsService } from '../auth/sessions.service.js';
+import { type PushStreamModuleOptions, type PushStreamServerKind, PushStreamService } from 'nestjs-push-stream';
 import { UsersService } from '../auth/users.service.js';
-import { EVENT_TYPES } from '../chat/messages.js';
-import { CsrfService } from '../csrf/csrf.js';
+import { CsrfService } from '../csrf/csrf.service.js';
+import { EVENT_TYPES } from '../publisher/messages.js';
+import { type RoomView, RoomsService } from '../rooms/rooms.service.js';
 import type { DemoUser, SampleConfig } from '../sample.config.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 
 export interface PageBootstrap {
-  server: ResolvedPushStreamOptions['server'];
+  server: PushStreamServerKind;
   user: DemoUser | null;
   /** True when the visitor has a stored session (it has written something, or logged in). */
   session: boolean;
@@ -21,31 +22,43 @@ export interface PageBootstrap {
   /** Proof, for POST /api/tasks, that this browser was given `pageId`. */
   pageTicket: string;
   channels: { all: string; page: string; session?: string; authorized?: string; user?: string };
+  /** The rooms, with their channels; the page subscribes to those the user is a member of. */
+  rooms: RoomView[];
   /** Every channel the page subscribes to, in one connection. */
   subscribe: string[];
   backtrack: Record<string, number>;
   eventTypes: readonly string[];
   users: DemoUser[];
+  /** Where a terminal can listen to `__all__` (curl, wscat); null without NGINX_PUSH_STREAM_SUB_HOST. */
+  listen: { stream: string; websocket: string } | null;
 }
 
 @Controller('api')
 export class PageController {
   private readonly historyLength: number;
+  private readonly listen: PageBootstrap['listen'];
 
   constructor(
-    private readonly channels: PushStreamChannels,
+    private readonly push: PushStreamService,
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
     private readonly csrf: CsrfService,
-    @Inject(PUSH_STREAM_RESOLVED_OPTIONS) private readonly options: ResolvedPushStreamOptions,
+    private readonly rooms: RoomsService,
     config: ConfigService,
   ) {
     this.historyLength = config.getOrThrow<SampleConfig>('sample').historyLength;
+    // subscriberUrls() builds URLs from the `subscriber` option, which says where nginx is public:
+    // only when it is set (pushStreamConfig's namespace, from NGINX_PUSH_STREAM_SUB_*).
+    const subscriber = config.get<PushStreamModuleOptions>('pushStream')?.subscriber;
+    if (subscriber) {
+      const { stream, websocket } = this.push.subscriberUrls([this.push.channels.all()]);
+      this.listen = { stream, websocket };
+    } else this.listen = null;
   }
 
   @Get('health')
   health(): { ok: true; server: string } {
-    return { ok: true, server: this.options.server };
+    return { ok: true, server: this.push.server };
   }
 
   /**
@@ -61,16 +74,20 @@ export class PageController {
     const sessionId = this.sessions.storedId(req);
     const user = sessionId !== null ? (req.session.user ?? null) : null;
     const pageId = randomUUID();
-    const c = this.channels;
+    const c = this.push.channels;
     const channels: PageBootstrap['channels'] = {
       all: c.all(),
       page: c.page(pageId),
       ...(sessionId !== null ? { session: c.session(sessionId) } : {}),
       ...(user ? { authorized: c.authorized(), user: c.user(user.id) } : {}),
     };
-    const subscribe = [channels.all, channels.session, channels.page, channels.authorized, channels.user].filter((ch): ch is string => ch !== undefined);
+    const rooms = this.rooms.list(user?.id ?? null);
+    const subscribe = [
+      ...[channels.all, channels.session, channels.page, channels.authorized, channels.user].filter((ch): ch is string => ch !== undefined),
+      ...rooms.filter((r) => r.member).map((r) => r.channel),
+    ];
     return {
-      server: this.options.server,
+      server: this.push.server,
       user,
       session: sessionId !== null,
       displayName: sessionId !== null ? this.sessions.displayName(req) : null,
@@ -78,10 +95,12 @@ export class PageController {
       pageId,
       pageTicket: this.csrf.pageTicket(nonce, pageId),
       channels,
+      rooms,
       subscribe,
       backtrack: this.historyLength > 0 ? { [channels.all]: this.historyLength } : {},
       eventTypes: EVENT_TYPES,
       users: this.users.all(),
+      listen: this.listen,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, ForbiddenException, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import { CsrfGuard } from '../csrf/csrf.guard.js';
-import { CsrfService } from '../csrf/csrf.js';
+import { CsrfService } from '../csrf/csrf.service.js';
 import { RateGroup, RateLimitGuard } from '../throttling.js';
 import { StartTaskDto } from './start-task.dto.js';
 import { TasksService } from './tasks.service.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { TaskProgress } from '../chat/messages.js';
-import { PublisherService } from '../chat/publisher.service.js';
+import type { TaskProgress } from '../publisher/messages.js';
+import { PublisherService } from '../publisher/publisher.service.js';
 import type { SampleConfig } from '../sample.config.js';
 
 const STEPS = 10;

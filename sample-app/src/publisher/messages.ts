@@ -2,7 +2,7 @@
  * What the sample publishes. Every message's data carries its `kind` and a unique `id`, and the
  * same kind goes out as the event type, so pages can tell messages apart on either server.
  */
-export const EVENT_TYPES = ['chat', 'private', 'notice', 'joined', 'progress'] as const;
+export const EVENT_TYPES = ['chat', 'private', 'notice', 'joined', 'progress', 'room'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface ChatMessage {
@@ -45,4 +45,14 @@ export interface TaskProgress {
   at: string;
 }
 
-export type SampleMessage = ChatMessage | PrivateMessage | SessionNotice | JoinedNotice | TaskProgress;
+/** A line in a room (`__room__<name>`), for its members only. */
+export interface RoomMessage {
+  kind: 'room';
+  id: string;
+  room: string;
+  from: string;
+  text: string;
+  at: string;
+}
+
+export type SampleMessage = ChatMessage | PrivateMessage | SessionNotice | JoinedNotice | TaskProgress | RoomMessage;

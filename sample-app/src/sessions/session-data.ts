@@ -1,4 +1,4 @@
-import type { DemoUser } from './sample.config.js';
+import type { DemoUser } from '../sample.config.js';
 
 // What the sample keeps in express-session. A session is stored only once a visitor writes (a chat
 // line, a session start, a log-in: SessionsService); reading the chat stores nothing.

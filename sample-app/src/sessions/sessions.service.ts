@@ -4,8 +4,8 @@ import { InjectThrottlerStorage, ThrottlerException, type ThrottlerStorage } fro
 import type { Request, Response } from 'express';
 import { loadedSessionId } from 'nestjs-push-stream';
 import type { DemoUser } from '../sample.config.js';
-import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS } from '../session.js';
 import { clientAddress, NEW_SESSIONS } from '../throttling.js';
+import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS } from './session.middleware.js';
 
 /** A random guest name, never derived from the session id or its channel token. */
 function newGuestName(): string {

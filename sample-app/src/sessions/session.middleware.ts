@@ -1,7 +1,9 @@
 import type { CookieOptions, RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
 import { redactUrl } from 'nestjs-push-stream';
-import type { SampleConfig } from './sample.config.js';
+import type { SampleConfig } from '../sample.config.js';
+// The fields the sample keeps in req.session, for the compiler.
+import './session-data.js';
 
 export const SESSION_COOKIE = 'sample.sid';
 /** Also what logout clears the cookie with (a cookie is cleared only with its path and flags). */
