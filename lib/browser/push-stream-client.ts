@@ -10,8 +10,9 @@ import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { subscribableChannels } from './channel-set.js';
 import type { DecodedFrame } from './decode-message.js';
+import type { GapReason } from './dialects/browser-server-dialect.js';
 import { browserDialect, type BrowserServerDialect, type PushStreamServerKind } from './dialects/index.js';
-import { ResumeTracker } from './resume-tracker.js';
+import { ResumeTracker, type TrackedGap } from './resume-tracker.js';
 import { TRANSPORTS, type PushStreamTransport, type TransportContext, type TransportEnding } from './transports/index.js';
 import { hasGlobal } from './transports/transport.js';
 
@@ -23,6 +24,7 @@ export { decodeNchanMessage, parseNchanMessageId, parseNchanMetaFrame } from './
 export type { NchanMessageId } from './dialects/nchan.dialect.js';
 export { decodePushStreamMessage } from './dialects/push-stream.dialect.js';
 export { ResumeTracker } from './resume-tracker.js';
+export type { TrackedGap, TrackedMessageRef } from './resume-tracker.js';
 export type { PushStreamServerKind } from './dialects/browser-server-dialect.js';
 export type { PushStreamTransport } from './transports/transport.js';
 
@@ -84,6 +86,41 @@ export interface PushStreamChannelDeletedDetail {
   channel: string;
 }
 
+/** Why a channel's messages may be incomplete: see PushStreamGapDetail. */
+export type PushStreamGapReason = GapReason;
+
+/** A message named by a `gap` event. */
+export interface PushStreamMessageRef {
+  /** The server's message id (`PushStreamMessage.id`). */
+  id: string;
+  /** The publisher-set event id ('' if none). */
+  eventId: string;
+}
+
+/**
+ * Messages of `channel` may be missing between `lastSeen` and `next`: refetch the channel's state.
+ * Emitted once per gap, right before the `message` event of `next`.
+ */
+export interface PushStreamGapDetail {
+  channel: string;
+  /**
+   * `overrun`: the server's numbering shows messages were skipped (they left its buffer before this
+   * client got them); `store-reset`: the numbering started again (nginx restarted, or reloaded on
+   * Nchan, or the channel was created again); `unknown`: the server no longer holds `lastSeen` and
+   * does not say why (Nchan).
+   */
+  reason: PushStreamGapReason;
+  /** True when messages are missing; false when they may be (the store that held them is gone). */
+  certain: boolean;
+  /** At least this many messages are missing, by the server's numbering; null when it does not say. */
+  missed: number | null;
+  /** The channel's last message before the gap. */
+  lastSeen: PushStreamMessageRef;
+  /** The first message after the gap. */
+  next: PushStreamMessageRef;
+  transport: PushStreamTransport;
+}
+
 export interface PushStreamErrorDetail {
   message: string;
   transport: PushStreamTransport | null;
@@ -96,6 +133,7 @@ export interface PushStreamClientEventMap {
   state: CustomEvent<PushStreamStateDetail>;
   denied: CustomEvent<PushStreamDeniedDetail>;
   'channel-deleted': CustomEvent<PushStreamChannelDeletedDetail>;
+  gap: CustomEvent<PushStreamGapDetail>;
   error: CustomEvent<PushStreamErrorDetail>;
 }
 
@@ -121,6 +159,17 @@ interface Ending extends TransportEnding {
   wasOpen: boolean;
 }
 
+/** What an attempt knows for judging a store found emptied (see `gap`). */
+interface GapContext {
+  /** The attempt started right after an open subscription ended (see followsOpenSubscription). */
+  followsOpen: boolean;
+  /**
+   * Channels that had a message on this attempt: a store change seen later on one of them happened
+   * between two polls of a live long-poll chain, and the client was there until then.
+   */
+  live: Set<string>;
+}
+
 /** One connection attempt on one transport. */
 interface Attempt {
   transport: PushStreamTransport;
@@ -132,7 +181,7 @@ interface Attempt {
  * resumes without losing or repeating messages, and reports refusals and deleted channels as events.
  * Server-neutral: what differs between the servers is in the dialect (dialects/*.dialect.ts).
  *
- * Events: `message`, `state`, `denied`, `channel-deleted`, `error` (all `CustomEvent`s).
+ * Events: `message`, `state`, `denied`, `channel-deleted`, `gap`, `error` (all `CustomEvent`s).
  */
 export class PushStreamClient extends EventTarget {
   private readonly origin: string;
@@ -153,6 +202,14 @@ export class PushStreamClient extends EventTarget {
   private everOpened = false;
   /** Bumped by connect()/close(): callbacks of an older generation are ignored. */
   private generation = 0;
+  /**
+   * The next subscription follows right after an open one ended (no failed attempt, no close()
+   * between): the client was subscribed until its server went away, so a store it finds emptied
+   * was emptied by that very reload or restart, after everything it held had been delivered.
+   */
+  private followsOpenSubscription = false;
+  /** What the tracker detected while accepting the current frame. */
+  private readonly detectedGaps: TrackedGap[] = [];
 
   /**
    * Throws before any request for options nginx or the application would refuse: an unknown
@@ -174,7 +231,7 @@ export class PushStreamClient extends EventTarget {
       throw new TypeError(`PushStreamClient: unknown transport ${JSON.stringify(unknown)} (known: ${Object.keys(TRANSPORTS).join(', ')})`);
     }
     this.paths = { ...DEFAULT_PATHS, ...options.paths };
-    this.tracker = new ResumeTracker(this.dialect.kind);
+    this.tracker = new ResumeTracker(this.dialect.kind, (gap) => this.detectedGaps.push(gap));
   }
 
   get state(): PushStreamClientState {
@@ -211,9 +268,15 @@ export class PushStreamClient extends EventTarget {
     super.removeEventListener(type, listener, options);
   }
 
-  /** Starts (or restarts after close() or 'denied') the subscription. */
+  /**
+   * Starts (or restarts after close() or 'denied') the subscription. Again after close(), it resumes
+   * from the servers' buffers like a reconnect, and reports a `gap` where they no longer reach back.
+   */
   connect(): void {
+    this.followsOpenSubscription = this.currentState === 'open';
     this.stopAttempt();
+    // As after any reconnect: the dialect decides whether the position still holds.
+    this.tracker.forgetPosition();
     this.generation++;
     this.failures = 0;
     this.transportFailures = 0;
@@ -280,9 +343,12 @@ export class PushStreamClient extends EventTarget {
   private open(): void {
     const generation = this.generation;
     const transport = this.transports[this.transportIndex];
+    const followsOpen = this.followsOpenSubscription;
+    this.followsOpenSubscription = false;
     let ended = false;
     let stopped = false;
     let wasOpen = false;
+    const gapContext: GapContext = { followsOpen, live: new Set() };
     const current = (): boolean => generation === this.generation && !ended && !stopped;
     const ctx: TransportContext = {
       dialect: this.dialect,
@@ -302,7 +368,7 @@ export class PushStreamClient extends EventTarget {
         this.setState('open');
       },
       onFrame: (frame: DecodedFrame) => {
-        if (current()) this.handleFrame(frame, transport);
+        if (current()) this.handleFrame(frame, transport, gapContext);
       },
       onEnd: (ending: TransportEnding) => {
         if (!current()) return;
@@ -324,7 +390,7 @@ export class PushStreamClient extends EventTarget {
     const stopTransport = TRANSPORTS[transport].open(ctx);
   }
 
-  private handleFrame(frame: DecodedFrame, transport: PushStreamTransport): void {
+  private handleFrame(frame: DecodedFrame, transport: PushStreamTransport, gapContext: GapContext): void {
     switch (frame.kind) {
       case 'ping':
         return;
@@ -335,7 +401,18 @@ export class PushStreamClient extends EventTarget {
         this.channelDeleted(frame.channel);
         return;
       case 'message': {
-        if (!this.tracker.accept(frame)) return;
+        const generation = this.generation;
+        const deliver = this.tracker.accept(frame);
+        const thereUntilChange = gapContext.followsOpen || gapContext.live.has(frame.channel);
+        gapContext.live.add(frame.channel);
+        for (const gap of this.detectedGaps.splice(0)) {
+          // A store found emptied after the client was there until it went away: nothing missed.
+          if (!gap.proven && thereUntilChange) continue;
+          const { channel, reason, proven, missed, last, next } = gap;
+          this.emit('gap', { channel, reason, certain: proven, missed, lastSeen: last, next, transport });
+        }
+        // A listener may have closed the client.
+        if (!deliver || generation !== this.generation) return;
         const { channel, data, eventId, eventType, id } = frame;
         this.emit('message', { channel, data, eventId, eventType, id, transport });
       }
@@ -353,6 +430,7 @@ export class PushStreamClient extends EventTarget {
       this.close();
     } else if (known && this.dialect.resubscribeAfterChannelDeleted) {
       this.stopAttempt();
+      this.followsOpenSubscription = true;
       this.open();
     }
   }
@@ -387,6 +465,8 @@ export class PushStreamClient extends EventTarget {
     }
     this.setState('reconnecting');
     this.tracker.forgetPosition();
+    // A failed attempt breaks the chain: nginx was down, or this client could not reach it.
+    this.followsOpenSubscription = ending.wasOpen;
     // A subscription the server closed after it was open (reload, 410) comes back after the first
     // backoff step, and never inside the reload window; repeated failures back off further.
     const backoff = backoffDelay(this.failures, this.options.reconnect);

@@ -22,7 +22,7 @@ import { NginxTestServer } from '../../lib/testing/nginx-test-server.js';
 import { NchanDialect } from '../../lib/dialects/nchan.dialect.js';
 import { PushStreamModuleDialect } from '../../lib/dialects/push-stream.dialect.js';
 import type { PushStreamDialect } from '../../lib/dialects/push-stream-dialect.interface.js';
-import type { PublishOptions } from '../../lib/dialects/push-stream-result.interface.js';
+import type { PublishManyResult, PublishOptions } from '../../lib/dialects/push-stream-result.interface.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { SERVERS } from '../support/servers.js';
 
@@ -48,6 +48,13 @@ interface ServerTraits {
     /** The subscription is closed and opened again. */
     reopens: boolean;
   };
+  /** What the `gap` event can say (see docs/browser-client.md, "Gaps"). */
+  gap: {
+    /** An overrun's `missed` is the exact count (push-stream numbers each channel 1, 2, 3...), not a lower bound. */
+    countsMissed: boolean;
+    /** The reason after a restart: a channel numbered anew, or (Nchan, later second) an emptied store nothing tells from an overrun. */
+    afterRestart: 'store-reset' | 'unknown';
+  };
 }
 
 const TRAITS: Record<PushStreamServerKind, ServerTraits> = {
@@ -57,17 +64,21 @@ const TRAITS: Record<PushStreamServerKind, ServerTraits> = {
     // Nchan closes with 410 Gone, exactly as on a reload: the client resubscribes and the
     // channel is created again by the subscription.
     bareDelete: { reportsDeleted: false, reopens: true },
+    gap: { countsMissed: false, afterRestart: 'unknown' },
   },
   'push-stream': {
     dialect: new PushStreamModuleDialect(),
     messageId: /^\d+$/,
     // The module sends its own id -2 notice and keeps the connection for the other channels.
     bareDelete: { reportsDeleted: true, reopens: false },
+    gap: { countsMissed: true, afterRestart: 'store-reset' },
   },
 };
 
 interface Log {
   messages: { channel: string; data: unknown; eventId: string; eventType: string; id: string; transport: string }[];
+  /** `gap` details, with how many messages had been delivered when it came. */
+  gaps: { channel: string; reason: string; certain: boolean; missed: number | null; lastSeen: { id: string }; next: { id: string }; before: number }[];
   states: string[];
   denied: { status: number; transport: string }[];
   deleted: { channel: string }[];
@@ -83,8 +94,9 @@ import { PushStreamClient } from '/__client/browser/push-stream-client.js';
 window.clients = [];
 window.start = (opts) => {
   const c = new PushStreamClient(opts);
-  const log = { messages: [], states: [], denied: [], deleted: [], errors: [] };
+  const log = { messages: [], gaps: [], states: [], denied: [], deleted: [], errors: [] };
   c.addEventListener('message', (e) => log.messages.push(e.detail));
+  c.addEventListener('gap', (e) => log.gaps.push({ ...e.detail, before: log.messages.length }));
   c.addEventListener('state', (e) => log.states.push(e.detail.state + ':' + e.detail.transport));
   c.addEventListener('denied', (e) => log.denied.push(e.detail));
   c.addEventListener('channel-deleted', (e) => log.deleted.push(e.detail));
@@ -95,6 +107,7 @@ window.start = (opts) => {
 };
 window.logOf = (i) => ({ ...window.clients[i].log, state: window.clients[i].c.state, transport: window.clients[i].c.transport, channels: [...window.clients[i].c.subscribedChannels] });
 window.closeClient = (i) => window.clients[i].c.close();
+window.connectClient = (i) => window.clients[i].c.connect();
 window.ready = true;
 </script>`;
 
@@ -191,7 +204,8 @@ describe('PushStreamClient in Chromium', () => {
     const wss = new WebSocketServer({ noServer: true });
     app.on('upgrade', (req, socket, head) => {
       if (!req.url?.startsWith('/ws/')) {
-        socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+        // Destroyed once written: a half-closed socket would keep app.close() in afterAll waiting.
+        socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n', () => socket.destroy());
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -253,6 +267,10 @@ describe('PushStreamClient in Chromium', () => {
   async function closeClient(p: Page, i: number): Promise<void> {
     await p.evaluate((n) => (window as unknown as { closeClient(n: number): void }).closeClient(n), i);
   }
+  /** connect() again after closeClient(): what a page does when it comes back (a hidden tab shown again). */
+  async function connectClient(p: Page, i: number): Promise<void> {
+    await p.evaluate((n) => (window as unknown as { connectClient(n: number): void }).connectClient(n), i);
+  }
   /** The nginx under test, for the error log in a timeout message (none for the fake). */
   let diagnostics: () => Promise<string> = async () => '';
   async function waitUntil(p: Page, i: number, check: (log: Log) => boolean, what: string, timeoutMs = 15_000): Promise<Log> {
@@ -271,7 +289,7 @@ describe('PushStreamClient in Chromium', () => {
   const nums = (log: Log) => log.messages.map((m) => (m.data as { n: number }).n);
 
   describe.each(SERVERS)('on %s', (server) => {
-    const { dialect, messageId, bareDelete } = TRAITS[server];
+    const { dialect, messageId, bareDelete, gap } = TRAITS[server];
     let nginx: NginxTestServer;
     let page: Page;
 
@@ -301,12 +319,14 @@ describe('PushStreamClient in Chromium', () => {
         await sleep(50);
       }
     }
-    /** Publishes to one channel, or several in one request. */
-    async function publish(ch: string | string[], data: unknown, opts: PublishOptions = {}): Promise<void> {
+    /** Publishes to one channel, or several in one request; the server's answer. */
+    async function publish(ch: string | string[], data: unknown, opts: PublishOptions = {}): Promise<PublishManyResult> {
       const channels = typeof ch === 'string' ? [ch] : ch;
       const req = dialect.publishRequest(nginx.publisherUrl, channels, dialect.encodeMessage(data, channels, opts), opts);
       const res = await send(req, `publish to ${channels.join('/')}`);
-      if (!res.ok) throw new Error(`publish to ${channels.join('/')}: HTTP ${res.status} ${await res.text()}`);
+      const body = await res.text();
+      if (!res.ok) throw new Error(`publish to ${channels.join('/')}: HTTP ${res.status} ${body}`);
+      return dialect.parsePublish(channels, { status: res.status, headers: {}, body });
     }
     /** Subscribers of a channel, from the server's channel info. */
     async function subscribers(ch: string): Promise<number> {
@@ -419,6 +439,8 @@ describe('PushStreamClient in Chromium', () => {
         await waitUntil(page, i, (l) => l.messages.length >= 15, '15 messages');
         const log = await settled(i, a);
         expect(nums(log)).toEqual(Array.from({ length: 15 }, (_, k) => k + 1));
+        // Nchan's reload empties its store too, but the client was subscribed until then: no gap.
+        expect(log.gaps).toEqual([]);
         await closeClient(page, i);
       });
 
@@ -440,6 +462,12 @@ describe('PushStreamClient in Chromium', () => {
         await waitUntil(page, i, (l) => l.messages.length >= 8 && l.state === 'open', '8 messages');
         const log = await settled(i, a);
         expect(nums(log)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        // The restart emptied the store while the client could not reach nginx: from where it stands,
+        // its own network may have been down while the old store took messages. One possible gap, before 4.
+        expect(log.gaps).toEqual([
+          expect.objectContaining({ channel: a, reason: gap.afterRestart, certain: false, missed: null, before: 3, lastSeen: { id: log.messages[2].id, eventId: '' } }),
+        ]);
+        expect(log.gaps[0].next.id).toBe(log.messages[3].id);
         expect(log.transport).toBe(transport); // nginx down is not a reason to change transport
         expect(log.denied).toEqual([]);
         await closeClient(page, i);
@@ -507,6 +535,57 @@ describe('PushStreamClient in Chromium', () => {
       await closeClient(page, i);
     });
 
+    it('gap: a resume the buffer cannot cover (overrun, a restart while away) is signalled once per client, before what follows; what is stored comes once', async () => {
+      const a = channel('gap');
+      const ids = await Promise.all(TRANSPORTS.map((t) => client({ channels: [a], transports: [t], reconnect: { minDelayMs: 100, maxDelayMs: 1000 } })));
+      for (const i of ids) await waitUntil(page, i, (l) => l.state === 'open', 'open');
+      for (let n = 1; n <= 3; n++) await publish(a, { n });
+      for (const i of ids) await waitUntil(page, i, (l) => l.messages.length >= 3, '3 messages');
+
+      // Overrun: the page closes its clients (a hidden tab) while 25 messages are published; the
+      // buffer keeps the last 20. Nchan can prove the loss only when the oldest message kept does
+      // not open its second ((s, 0) may follow right after the last one seen): publish until so.
+      for (const i of ids) await closeClient(page, i);
+      const published: { n: number; id: string }[] = [];
+      for (let n = 4; n <= 28 || published.at(-20)?.id.endsWith(':0'); n++) {
+        published.push({ n, id: (await publish(a, { n })).infos[0]?.lastMessageId ?? '' });
+      }
+      const kept = published.slice(-20).map((p) => p.n);
+      for (const i of ids) await connectClient(page, i);
+      // The whole buffer first: the closing message of settledAll() would push its oldest out.
+      for (const i of ids) await waitUntil(page, i, (l) => l.messages.length >= 3 + kept.length, 'the buffer');
+      let logs = await settledAll(ids, a);
+      for (const log of logs) {
+        expect(nums(log)).toEqual([1, 2, 3, ...kept]);
+        expect(log.gaps).toEqual([expect.objectContaining({ channel: a, reason: 'overrun', certain: true, before: 3 })]);
+        expect(log.gaps[0]).toMatchObject({ lastSeen: { id: log.messages[2].id }, next: { id: log.messages[3].id } });
+        // 4..(kept[0] - 1) are lost; Nchan counts at least one of them.
+        const missed = log.gaps[0].missed ?? 0;
+        if (gap.countsMissed) expect(missed).toBe(kept[0] - 4);
+        else expect(missed >= 1 && missed <= kept[0] - 4).toBe(true);
+      }
+      const delivered = logs[0].messages.length + 1; // and the closing message
+
+      // Away across a restart: what the old store took meanwhile (2 messages) is lost with it, and
+      // said so; what comes after the restart is delivered once.
+      for (const i of ids) await closeClient(page, i);
+      await publish(a, { n: 101 });
+      await publish(a, { n: 102 });
+      await nginx.stop();
+      await nginx.start();
+      await sleep(1100); // out of the last second before the restart (see the stop + start test)
+      for (const i of ids) await connectClient(page, i);
+      for (let n = 103; n <= 105; n++) await publish(a, { n });
+      logs = await settledAll(ids, a);
+      for (const log of logs) {
+        expect(nums(log).slice(delivered)).toEqual([103, 104, 105]);
+        expect(log.gaps.slice(1)).toEqual([
+          expect.objectContaining({ channel: a, reason: gap.afterRestart, certain: false, missed: null, before: delivered }),
+        ]);
+      }
+      for (const i of ids) await closeClient(page, i);
+    });
+
     it('two reloads without waiting for the old workers while a numbered stream flows: every transport gets each message once', async () => {
       const a = channel('reload-window');
       const total = 45;
@@ -534,9 +613,10 @@ describe('PushStreamClient in Chromium', () => {
           lost: expected.filter((n) => !got.includes(n)),
           doubled: got.filter((n, at) => got.indexOf(n) !== at),
           inOrder: got.every((n, at) => at === 0 || n > got[at - 1]),
+          gaps: log.gaps,
         };
       });
-      expect(results).toEqual(TRANSPORTS.map((transport) => ({ transport, lost: [], doubled: [], inOrder: true })));
+      expect(results).toEqual(TRANSPORTS.map((transport) => ({ transport, lost: [], doubled: [], inOrder: true, gaps: [] })));
       // The reloads ended the streams. (Not always a long poll: push-stream answers it 304 and it
       // polls again, and on Nchan it may be between two polls.)
       const reconnected = logs.map((log, k) => [TRANSPORTS[k], log.states.includes(`reconnecting:${TRANSPORTS[k]}`)]);

@@ -25,10 +25,41 @@ export interface ResumePosition {
 /** What ResumeTracker reads of a message. */
 export type TrackedMessage = Pick<DecodedMessage, 'channel' | 'id' | 'time' | 'tag'> & { data?: unknown; eventId?: string };
 
+/**
+ * Why a channel's messages may be incomplete (the `gap` event of PushStreamClient):
+ * - `overrun`: the server's numbering shows messages were skipped: they left its buffer (more were
+ *   published than it keeps, or they expired) before this client got them;
+ * - `store-reset`: the numbering started again (nginx restarted, or reloaded on Nchan, or the
+ *   channel was deleted and created again): what the old store held is gone;
+ * - `unknown`: the server no longer holds the last message delivered and its numbering does not
+ *   tell whether it emptied or overran (Nchan).
+ */
+export type GapReason = 'overrun' | 'store-reset' | 'unknown';
+
+/** What the server's positions say about the messages between a channel's last one and the next. */
+export interface PositionGap {
+  reason: GapReason;
+  /** Messages the numbering shows were skipped (at least that many are missing); null when it does not say. */
+  missed: number | null;
+  /**
+   * True when messages are known to be missing. False when only the resume point is gone: lost
+   * messages are possible but not shown (the client then decides from its connection history).
+   */
+  proven: boolean;
+}
+
 /** The server's half of ResumeTracker: where each channel is, and how a reconnect resumes. */
 export interface ResumePositions {
   /** The message's position in its channel, or null when the server gave it none. */
   positionOf(message: TrackedMessage): ResumePosition | null;
+  /**
+   * Whether messages may be missing between what the channel delivered and this new message (not a
+   * repeat), at `position`. Called before advance(); changes nothing. Null: continuous, or no
+   * earlier message of the channel to compare with.
+   */
+  gapBefore(message: TrackedMessage, position: ResumePosition): PositionGap | null;
+  /** The server sent again a message the channel already delivered (ResumeTracker drops it). */
+  repeated(message: TrackedMessage, position: ResumePosition): void;
   /**
    * Records a message at `position` that is not a repeat of a delivered one; false drops it as
    * older than what its channel delivered. `resumed`: the connection carried a resume position.

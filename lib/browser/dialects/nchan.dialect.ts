@@ -11,6 +11,7 @@ import type {
   FrameMeta,
   HeaderReader,
   LongPollAnswer,
+  PositionGap,
   ResumePosition,
   ResumePositions,
   TrackedMessage,
@@ -117,9 +118,22 @@ export function nchanIdFromLongPoll(lastModified: string | null, etag: string | 
  * channel's buffer again (forgetPosition()); ResumeTracker drops only what this channel already
  * delivered (same (time, tag) and data). Within one live long-poll chain, `?last_event_id=` still
  * moves from answer to answer.
+ *
+ * Gaps: Nchan numbers a channel's messages (second, n) with n = 0, 1, 2... within each second, so
+ * the next message of a channel is (same second, n + 1) or (a later second, 0); anything else on
+ * one subscription means messages were skipped, or (numbered lower) a new store. A new subscription
+ * replays the buffer oldest first: if it still holds what the channel delivered, a repeat comes
+ * first and the buffer goes on from there. If a new message comes first, the buffer no longer holds
+ * the last one delivered, and its number tells what it can: (s, n > 0) had (s, 0..n-1) before it,
+ * never received (missing, whatever the store); numbered lower, the store is new; (a later second,
+ * 0) may follow right after it or not, and Nchan does not say (an emptied store, messages expired,
+ * or a buffer overrun whose oldest message happens to open its second). Counts are lower bounds.
  */
 class NchanPositions implements ResumePositions {
   private lastId = '';
+  private readonly last = new Map<string, ResumePosition>();
+  /** Channels whose buffer replay, or an earlier message, on this subscription showed where they stand. */
+  private readonly placed = new Set<string>();
 
   /** The active (bracketed) tag is this channel's. */
   positionOf(message: TrackedMessage): ResumePosition | null {
@@ -129,9 +143,32 @@ class NchanPositions implements ResumePositions {
     return tag === undefined ? null : { time: id.time, tag };
   }
 
+  gapBefore(message: TrackedMessage, position: ResumePosition): PositionGap | null {
+    const last = this.last.get(message.channel);
+    if (!last) return null;
+    if (position.time === last.time && position.tag === last.tag + 1) return null;
+    // Below, (s, n > 0) had (s, 0..n-1) before it in its store, and they did not come here.
+    if (position.time < last.time || (position.time === last.time && position.tag <= last.tag)) {
+      // Numbered lower: a new store.
+      if (position.tag > 0) return { reason: 'store-reset', missed: position.tag, proven: true };
+      return { reason: 'store-reset', missed: null, proven: false };
+    }
+    if (position.time === last.time) return { reason: 'overrun', missed: position.tag - last.tag - 1, proven: true };
+    if (position.tag > 0) return { reason: 'overrun', missed: position.tag, proven: true };
+    // (a later second, 0) follows on one subscription; first in a replay it may, or not.
+    return this.placed.has(message.channel) ? null : { reason: 'unknown', missed: null, proven: false };
+  }
+
+  /** A repeat in the replay: the buffer still holds what this channel delivered, and goes on from there. */
+  repeated(message: TrackedMessage): void {
+    this.placed.add(message.channel);
+  }
+
   /** Never drops by order: a restarted store numbers new messages lower than old ones. */
-  advance(message: TrackedMessage): boolean {
+  advance(message: TrackedMessage, position: ResumePosition): boolean {
     this.lastId = message.id;
+    this.last.set(message.channel, position);
+    this.placed.add(message.channel);
     return true;
   }
 
@@ -142,11 +179,12 @@ class NchanPositions implements ResumePositions {
   /** Resume from the channels' buffers, not from an id the server's store may no longer know. */
   forgetPosition(): void {
     this.lastId = '';
+    this.placed.clear();
   }
 
   /** The multi-channel id no longer matches the URL: resume from the buffer replay instead. */
   channelsChanged(): void {
-    this.lastId = '';
+    this.forgetPosition();
   }
 }
 

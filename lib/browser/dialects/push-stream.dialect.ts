@@ -10,6 +10,7 @@ import type {
   FrameMeta,
   HeaderReader,
   LongPollAnswer,
+  PositionGap,
   ResumePosition,
   ResumePositions,
   TrackedMessage,
@@ -67,14 +68,27 @@ function after(a: ResumePosition, b: ResumePosition): boolean {
   return a.time > b.time || (a.time === b.time && a.tag > b.tag);
 }
 
+/** The template's `~id~`: the channel's own message number, 1, 2, 3... (0 and below are notices). */
+function sequenceOf(message: TrackedMessage): number | null {
+  return /^\d+$/.test(message.id) && Number(message.id) > 0 ? Number(message.id) : null;
+}
+
 /**
  * Position = (`time`, `tag`) of the template. A reconnect resumes with `?tag=&time=` of the newest
  * message received on any channel (the module compares every channel with it). Without a resume
  * position (first join, `.bN` history) what is not newer than what a channel delivered is dropped;
  * with one, an older id is delivered unless it is exactly a message seen (the store started again).
+ *
+ * Gaps: the module numbers each channel's messages 1, 2, 3... (`~id~`, kept across reloads, from 1
+ * again in a new store), and a resume sends every stored message after the position. So the next
+ * message of a channel is the last one + 1, live or resumed; more means the store no longer had
+ * the ones between (overrun: more than push_stream_max_messages_stored_per_channel, or older than
+ * push_stream_message_ttl); not more means a new store numbering from 1 again, which proves a loss
+ * only when the first number seen from it is above 1.
  */
 class PushStreamPositions implements ResumePositions {
   private readonly positions = new Map<string, ResumePosition>();
+  private readonly sequences = new Map<string, number>();
   private newest: { position: ResumePosition; time: string; tag: number } | null = null;
 
   positionOf(message: TrackedMessage): ResumePosition | null {
@@ -83,10 +97,27 @@ class PushStreamPositions implements ResumePositions {
     return Number.isNaN(ms) ? null : { time: ms, tag: message.tag };
   }
 
+  gapBefore(message: TrackedMessage): PositionGap | null {
+    const last = this.sequences.get(message.channel);
+    const next = sequenceOf(message);
+    if (last === undefined || next === null || next === last + 1) return null;
+    if (next > last + 1) return { reason: 'overrun', missed: next - last - 1, proven: true };
+    // Numbered anew: whatever the old store held after `last` is gone, if it held anything; and the
+    // new store's 1..next-1 came before this one and never here (a resume at the old position skips
+    // the new store's messages of the same second).
+    if (next > 1) return { reason: 'store-reset', missed: next - 1, proven: true };
+    return { reason: 'store-reset', missed: null, proven: false };
+  }
+
+  /** Repeats carry no news: the numbers say everything. */
+  repeated(): void {}
+
   advance(message: TrackedMessage, position: ResumePosition, resumed: boolean): boolean {
     const previous = this.positions.get(message.channel);
     if (previous && !after(position, previous) && !resumed) return false;
     this.positions.set(message.channel, position);
+    const sequence = sequenceOf(message);
+    if (sequence !== null) this.sequences.set(message.channel, sequence);
     if (message.time !== undefined && message.tag !== undefined && (!this.newest || after(position, this.newest.position))) {
       this.newest = { position, time: message.time, tag: message.tag };
     }

@@ -244,3 +244,140 @@ describe('the dialect drives URLs, subprotocol, decoding and deleted channels', 
     client.close();
   });
 });
+
+describe('the gap event', () => {
+  const psFrame = (id: number, second = 6) =>
+    `{"id":${id},"channel":"a","text":{"n":${id}},"eventid":"e${second}-${id}","type":"","time":"Tue, 24 Nov 2026 19:24:${String(second).padStart(2, '0')} GMT","tag":${id}}`;
+  /** Messages and gaps in the order the page sees them. */
+  function timeline(client: PushStreamClient) {
+    const events: string[] = [];
+    client.addEventListener('message', (e) => events.push(`message ${e.detail.id}`));
+    client.addEventListener('gap', (e) => events.push(`gap ${JSON.stringify(e.detail)}`));
+    return events;
+  }
+  const gap = (detail: Record<string, unknown>) => `gap ${JSON.stringify(detail)}`;
+  const latest = () => FakeWebSocket.instances[FakeWebSocket.instances.length - 1];
+  /** The server ends the open subscription; the next attempt opens (`reachable`) or first fails once. */
+  async function reconnect(reachable: boolean): Promise<void> {
+    const count = FakeWebSocket.instances.length;
+    latest().serverClose();
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(FakeWebSocket.instances).toHaveLength(count + 1);
+    if (!reachable) {
+      latest().serverClose(); // fails to open; the probe cannot connect either: nginx down
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(FakeWebSocket.instances).toHaveLength(count + 2);
+    }
+    latest().open();
+  }
+  beforeEach(() => {
+    jest.spyOn(Math, 'random').mockReturnValue(0);
+    globals.fetch = jest.fn(() => Promise.reject(new TypeError('Failed to fetch')));
+  });
+
+  it('overrun: emitted before the first message after it, with the count, even right after a reload', async () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open();
+    latest().receive(psFrame(1));
+    latest().receive(psFrame(2));
+    await reconnect(true);
+    latest().receive(psFrame(8, 9));
+    latest().receive(psFrame(9, 9));
+    expect(events).toEqual([
+      'message 1',
+      'message 2',
+      gap({ channel: 'a', reason: 'overrun', certain: true, missed: 5, lastSeen: { id: '2', eventId: 'e6-2' }, next: { id: '8', eventId: 'e9-8' }, transport: 'websocket' }),
+      'message 8',
+      'message 9',
+    ]);
+    client.close();
+  });
+
+  it('a store numbered anew right after the server ended an open subscription (reload, restart) is no gap', async () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open();
+    latest().receive(psFrame(1));
+    latest().receive(psFrame(2));
+    await reconnect(true);
+    latest().receive(psFrame(1, 9));
+    expect(events).toEqual(['message 1', 'message 2', 'message 1']);
+    client.close();
+  });
+
+  it('a store numbered anew after a failed attempt (nginx down, or this page offline) is a possible gap', async () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open();
+    latest().receive(psFrame(1));
+    latest().receive(psFrame(2));
+    await reconnect(false);
+    latest().receive(psFrame(1, 9));
+    latest().receive(psFrame(2, 9));
+    expect(events).toEqual([
+      'message 1',
+      'message 2',
+      gap({ channel: 'a', reason: 'store-reset', certain: false, missed: null, lastSeen: { id: '2', eventId: 'e6-2' }, next: { id: '1', eventId: 'e9-1' }, transport: 'websocket' }),
+      'message 1',
+      'message 2',
+    ]);
+    client.close();
+  });
+
+  it('Nchan, close() then connect(): resumes from the buffer (no last_event_id); a buffer past the last message is a gap', () => {
+    const nchanFrame = (id: string, n: number) => `id: ${id}\ncontent-type: application/json\n\n{"channel":"a","text":{"n":${n}},"eventid":"","type":""}`;
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'nchan', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open('ws+meta.nchan');
+    latest().receive(nchanFrame('1795668410:0', 1));
+    client.close();
+    client.connect();
+    expect(latest().url).toBe('ws://nginx.test/ws/a');
+    latest().open('ws+meta.nchan');
+    latest().receive(nchanFrame('1795668412:0', 5));
+    latest().receive(nchanFrame('1795668412:1', 6));
+    expect(events).toEqual([
+      'message 1795668410:0',
+      gap({ channel: 'a', reason: 'unknown', certain: false, missed: null, lastSeen: { id: '1795668410:0', eventId: '' }, next: { id: '1795668412:0', eventId: '' }, transport: 'websocket' }),
+      'message 1795668412:0',
+      'message 1795668412:1',
+    ]);
+    client.close();
+  });
+
+  it('Nchan long polling: a store renumbered between two polls of a live chain (a reload) is no gap; one that proves a loss is', async () => {
+    const lastModified = 'Wed, 25 Nov 2026 14:56:36 GMT';
+    const answer = (tag: number, n: number) => () =>
+      new Response(`{"channel":"a","text":{"n":${n}},"eventid":"","type":""}`, { status: 200, headers: { 'last-modified': lastModified, etag: String(tag) } });
+    const id = (tag: number) => `${Date.parse(lastModified) / 1000}:${tag}`;
+    fakeFetch([answer(5, 1), answer(0, 2), answer(1, 3), answer(4, 4)]);
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'nchan', channels: ['a'], transports: ['longpolling'] });
+    const events = timeline(client);
+    client.connect();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(events).toEqual([
+      `message ${id(5)}`,
+      `message ${id(0)}`, // the new store's first message, after a reload between the polls
+      `message ${id(1)}`,
+      gap({ channel: 'a', reason: 'overrun', certain: true, missed: 2, lastSeen: { id: id(1), eventId: '' }, next: { id: id(4), eventId: '' }, transport: 'longpolling' }),
+      `message ${id(4)}`,
+    ]);
+    client.close();
+  });
+
+  it('a page that closes the client on a gap gets no message after it', () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.addEventListener('gap', () => client.close());
+    client.connect();
+    latest().open();
+    latest().receive(psFrame(1));
+    latest().receive(psFrame(3));
+    expect(events).toEqual(['message 1', expect.stringMatching(/^gap .*"missed":1/)]);
+  });
+});

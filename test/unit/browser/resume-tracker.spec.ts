@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { ResumeTracker } from '../../../lib/browser/resume-tracker.js';
 
@@ -109,5 +110,50 @@ describe('ResumeTracker, server-neutral part', () => {
 
   it('refuses an unknown server', () => {
     expect(() => new ResumeTracker('redis' as never)).toThrow(TypeError);
+  });
+});
+
+describe('ResumeTracker gaps', () => {
+  const ps = (id: number, eventId = '') => ({ channel: 'a', id: String(id), time: 'Tue, 24 Nov 2026 19:24:06 GMT', tag: id, data: id, eventId });
+
+  it('reports a gap to onGap before accept() returns, naming the messages on either side; the message is still delivered', () => {
+    const order: string[] = [];
+    const t = new ResumeTracker('push-stream', (gap) => order.push(`gap ${JSON.stringify(gap)}`));
+    const accept = (m: ReturnType<typeof ps>) => order.push(`${m.id}: ${t.accept(m)}`);
+    accept(ps(1, 'e-1'));
+    accept(ps(2));
+    t.startConnection(); // resumed after a reconnect
+    accept(ps(9, 'e-9'));
+    expect(order).toEqual([
+      '1: true',
+      '2: true',
+      `gap ${JSON.stringify({ reason: 'overrun', missed: 6, proven: true, channel: 'a', last: { id: '2', eventId: '' }, next: { id: '9', eventId: 'e-9' } })}`,
+      '9: true',
+    ]);
+  });
+
+  it('a message dropped as a repeated event id still counts: no gap for it, none for the next one, none when replayed', () => {
+    const gaps = jest.fn();
+    const t = new ResumeTracker('nchan', gaps);
+    expect(t.accept({ channel: 'a', id: '1795619300:0', eventId: 'e-1', data: 1 })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619300:1', eventId: 'e-1', data: 1 })).toBe(false); // publish retried
+    expect(t.accept({ channel: 'a', id: '1795619300:2', eventId: 'e-2', data: 2 })).toBe(true);
+    t.forgetPosition(); // a reconnect: the buffer comes again, the retried publish included
+    expect(t.accept({ channel: 'a', id: '1795619300:1', eventId: 'e-1', data: 1 })).toBe(false);
+    expect(t.accept({ channel: 'a', id: '1795619300:2', eventId: 'e-2', data: 2 })).toBe(false);
+    expect(t.accept({ channel: 'a', id: '1795619300:3', eventId: 'e-3', data: 3 })).toBe(true);
+    expect(gaps).not.toHaveBeenCalled();
+  });
+
+  it('Nchan: a replay that no longer reaches back to the last message delivered is reported once', () => {
+    const gaps = jest.fn();
+    const t = new ResumeTracker('nchan', gaps);
+    t.accept({ channel: 'a', id: '1795619300:0', data: 1 });
+    t.forgetPosition();
+    expect(t.accept({ channel: 'a', id: '1795619302:4', data: 9 })).toBe(true);
+    expect(t.accept({ channel: 'a', id: '1795619302:5', data: 10 })).toBe(true);
+    expect(gaps.mock.calls).toEqual([[{
+      reason: 'overrun', missed: 4, proven: true, channel: 'a', last: { id: '1795619300:0', eventId: '' }, next: { id: '1795619302:4', eventId: '' },
+    }]]);
   });
 });

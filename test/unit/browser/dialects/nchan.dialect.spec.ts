@@ -135,3 +135,80 @@ describe('NchanBrowserDialect URLs and resume', () => {
     expect(() => dialect.assertSubscribable(['x'.repeat(1000)])).not.toThrow();
   });
 });
+
+describe('NchanBrowserDialect gap detection: ids (second, n) with n = 0, 1, 2... per channel within a second', () => {
+  const T = 1795668410;
+  type Step = ['new' | 'repeat' | 'reconnect', string?, string?];
+  /** Feeds steps as ResumeTracker and the client do (repeats, reconnects, new messages) and returns the verdicts of new messages. */
+  function verdicts(steps: Step[]) {
+    const positions = dialect.createResumePositions();
+    const out: unknown[] = [];
+    for (const [kind, id, channel = 'a'] of steps) {
+      if (kind === 'reconnect') {
+        positions.forgetPosition();
+        continue;
+      }
+      const m = { channel, id: id! };
+      const position = positions.positionOf(m)!;
+      if (kind === 'repeat') {
+        positions.repeated(m, position);
+        continue;
+      }
+      out.push(positions.gapBefore(m, position));
+      positions.advance(m, position, false);
+    }
+    return out;
+  }
+  const overrun = (missed: number) => ({ reason: 'overrun', missed, proven: true });
+
+  it('on one subscription: (same second, n + 1) and (a later second, 0) follow; anything else skipped messages', () => {
+    expect(verdicts([['new', `${T}:0`], ['new', `${T}:1`], ['new', `${T + 1}:0`], ['new', `${T + 5}:0`]])).toEqual([null, null, null, null]);
+    expect(verdicts([['new', `${T}:1`], ['new', `${T}:4`]])).toEqual([null, overrun(2)]);
+    // (s, 2) had (s, 0) and (s, 1) before it, never received: at least 2 missing.
+    expect(verdicts([['new', `${T}:1`], ['new', `${T + 1}:2`]])).toEqual([null, overrun(2)]);
+    // Numbered lower on one subscription: a long poll chained into a new store (a reload between two
+    // polls); (s, 0) may be its first message, (s, 2) proves its (s, 0) and (s, 1) were skipped.
+    expect(verdicts([['new', `${T}:5`], ['new', `${T}:0`]])).toEqual([null, { reason: 'store-reset', missed: null, proven: false }]);
+    expect(verdicts([['new', `${T}:5`], ['new', `${T}:2`]])).toEqual([null, { reason: 'store-reset', missed: 2, proven: true }]);
+  });
+
+  it('multi-channel ids: the bracketed tag is the channel\'s own number', () => {
+    expect(verdicts([['new', `${T}:[0],-`, 'a'], ['new', `${T}:0,[0]`, 'b'], ['new', `${T}:[1],0`, 'a'], ['new', `${T}:1,[2]`, 'b']])).toEqual([
+      null, null, null, overrun(1),
+    ]);
+  });
+
+  it('after a reconnect the buffer is replayed: a repeat first means it still holds what was delivered', () => {
+    expect(verdicts([['new', `${T}:0`], ['new', `${T}:1`], ['reconnect'], ['repeat', `${T}:0`], ['repeat', `${T}:1`], ['new', `${T + 1}:0`]])).toEqual([
+      null, null, null,
+    ]);
+  });
+
+  it('after a reconnect a new message first: the buffer no longer holds the last one delivered', () => {
+    // Its oldest is the very next one (exactly a buffer's worth published): nothing missing.
+    expect(verdicts([['new', `${T}:1`], ['reconnect'], ['new', `${T}:2`]])).toEqual([null, null]);
+    // Numbered past what follows: messages missing, at least the numbers skipped.
+    expect(verdicts([['new', `${T}:1`], ['reconnect'], ['new', `${T}:5`]])).toEqual([null, overrun(3)]);
+    expect(verdicts([['new', `${T}:1`], ['reconnect'], ['new', `${T + 1}:5`]])).toEqual([null, overrun(5)]);
+    // Numbered lower: a new store (a reload or restart within the same second); past its (s, 0), its
+    // first messages never came.
+    expect(verdicts([['new', `${T}:3`], ['reconnect'], ['new', `${T}:0`], ['new', `${T}:1`]])).toEqual([
+      null, { reason: 'store-reset', missed: null, proven: false }, null,
+    ]);
+    expect(verdicts([['new', `${T}:3`], ['reconnect'], ['new', `${T}:1`]])).toEqual([null, { reason: 'store-reset', missed: 1, proven: true }]);
+    expect(verdicts([['new', `${T}:3`], ['reconnect'], ['new', `${T - 1}:4`]])).toEqual([null, { reason: 'store-reset', missed: 4, proven: true }]);
+    // Opening a later second: right after it, or not: Nchan does not say.
+    expect(verdicts([['new', `${T}:3`], ['reconnect'], ['new', `${T + 2}:0`], ['new', `${T + 2}:1`]])).toEqual([
+      null, { reason: 'unknown', missed: null, proven: false }, null,
+    ]);
+  });
+
+  it('a channel change replays the buffers too; no earlier message, nothing to compare with', () => {
+    const positions = dialect.createResumePositions();
+    const m = (id: string) => ({ channel: 'a', id });
+    expect(positions.gapBefore(m(`${T}:4`), { time: T, tag: 4 })).toBeNull();
+    positions.advance(m(`${T}:0`), { time: T, tag: 0 }, false);
+    positions.channelsChanged();
+    expect(positions.gapBefore(m(`${T + 1}:0`), { time: T + 1, tag: 0 })).toEqual({ reason: 'unknown', missed: null, proven: false });
+  });
+});

@@ -192,3 +192,59 @@ describe('PushStreamBrowserDialect', () => {
     expect(() => dialect.assertSubscribable([`${max}y`])).toThrow(/push_stream_max_channel_id_length/);
   });
 });
+
+describe('PushStreamBrowserDialect gap detection: ~id~ numbers each channel 1, 2, 3..., kept across reloads', () => {
+  const at = (channel: string, id: number, second = 6, tag = id) => ({ channel, id: String(id), time: `Tue, 24 Nov 2026 19:24:${String(second).padStart(2, '0')} GMT`, tag });
+  /** Feeds messages as ResumeTracker does (gapBefore, then advance) and returns each verdict. */
+  function verdicts(messages: ReturnType<typeof at>[], resumed = true) {
+    const positions = dialect.createResumePositions();
+    return messages.map((m) => {
+      const position = positions.positionOf(m)!;
+      const gap = positions.gapBefore(m, position);
+      positions.advance(m, position, resumed);
+      return gap;
+    });
+  }
+
+  it('the next number of a channel is continuous, live or after a resume; each channel counts on its own', () => {
+    expect(verdicts([at('a', 1), at('b', 7), at('a', 2), at('b', 8), at('a', 3)])).toEqual([null, null, null, null, null]);
+  });
+
+  it('a number further on: the store no longer had the ones between (overrun), exactly that many', () => {
+    // 3 seen, then 25 published while away: the module keeps 20 (9..28) and sends them after ?tag=&time=.
+    expect(verdicts([at('a', 3), at('a', 9, 8), at('a', 10, 8)])).toEqual([null, { reason: 'overrun', missed: 5, proven: true }, null]);
+  });
+
+  it('a number not further on (a restarted store numbers from 1 again): store-reset, loss possible but not shown', () => {
+    expect(verdicts([at('a', 3), at('a', 1, 9), at('a', 2, 9)])).toEqual([null, { reason: 'store-reset', missed: null, proven: false }, null]);
+  });
+
+  it('a new store seen from its number 4 on: its 1..3 never came (skipped by the resume, or no longer stored)', () => {
+    expect(verdicts([at('a', 30), at('a', 4, 9)])).toEqual([null, { reason: 'store-reset', missed: 3, proven: true }]);
+  });
+
+  it('nothing to compare with: the first message of a channel, a message without a number', () => {
+    const positions = dialect.createResumePositions();
+    const first = at('a', 12);
+    expect(positions.gapBefore(first, positions.positionOf(first)!)).toBeNull();
+    positions.advance(first, positions.positionOf(first)!, false);
+    const unnumbered = { ...at('a', 20), id: '' };
+    expect(positions.gapBefore(unnumbered, positions.positionOf(unnumbered)!)).toBeNull();
+  });
+
+  it('the numbering survives reconnects and channel changes; a message dropped as older does not move it', () => {
+    const positions = dialect.createResumePositions();
+    const feed = (m: ReturnType<typeof at>, resumed: boolean) => {
+      const position = positions.positionOf(m)!;
+      const gap = positions.gapBefore(m, position);
+      return { gap, accepted: positions.advance(m, position, resumed) };
+    };
+    expect(feed(at('a', 5), false)).toEqual({ gap: null, accepted: true });
+    // .bN history overlapping what was delivered, on a connection without a resume position: dropped.
+    expect(feed(at('a', 4, 6, 4), false).accepted).toBe(false);
+    positions.forgetPosition();
+    positions.channelsChanged();
+    positions.repeated(at('a', 5), positions.positionOf(at('a', 5))!);
+    expect(feed(at('a', 6), true)).toEqual({ gap: null, accepted: true });
+  });
+});
