@@ -12,14 +12,15 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { NginxTestServer } from '../../lib/testing/nginx-test-server.js';
+import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
 import { SKIP_PUSH_STREAM } from '../support/servers.js';
 
 const run = promisify(execFile);
@@ -108,6 +109,7 @@ type Mode = 'websocket' | 'eventsource' | 'longpolling';
   let app: Server;
   let appOrigin: string;
   let nginx: NginxTestServer;
+  let configDir: string | undefined;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
@@ -145,7 +147,16 @@ type Mode = 'websocket' | 'eventsource' | 'longpolling';
     });
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    nginx = await NginxTestServer.start({ server: 'push-stream', appUpstream: appOrigin.slice('http://'.length) });
+    // The shipped config, plus headers for the test alone: the URI and conditional headers
+    // pushstream.js sent (the shipped auth request forwards neither), checked at each auth call.
+    configDir = await mkdtemp(join(tmpdir(), 'pushstream-js-config-'));
+    await cp(NGINX_CONFIG_DIR, configDir, { recursive: true });
+    const template = join(configDir, 'push-stream.conf.template');
+    const shipped = await readFile(template, 'utf8');
+    const anchor = '    proxy_set_header X-Push-Stream-Server push-stream;\n';
+    if (!shipped.includes(anchor)) throw new Error('push-stream.conf.template: the auth location changed; update this test');
+    await writeFile(template, shipped.replace(anchor, `${anchor}    proxy_set_header X-Original-URI $request_uri;\n    proxy_set_header If-None-Match $http_if_none_match;\n    proxy_set_header If-Modified-Since $http_if_modified_since;\n`));
+    nginx = await NginxTestServer.start({ server: 'push-stream', appUpstream: appOrigin.slice('http://'.length), configDir });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -159,6 +170,7 @@ type Mode = 'websocket' | 'eventsource' | 'longpolling';
   afterAll(async () => {
     await browser?.close();
     await nginx?.dispose();
+    if (configDir) await rm(configDir, { recursive: true, force: true });
     await new Promise((r) => (app ? app.close(r) : r(undefined)));
   });
 
