@@ -2,29 +2,23 @@
 // Nchan asks a real Nest application (PushStreamModule + express-session) before every
 // subscription, over WebSocket and EventSource; and the bounds on the channels anonymous visitors
 // can make nginx create (issue: "Anonymous visitors can fill shared memory").
-import type { INestApplication } from '@nestjs/common';
 import type { Request } from 'express';
-import { Test } from '@nestjs/testing';
-import session from 'express-session';
 import fc from 'fast-check';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChannelAuthDecision, ChannelAuthorizer } from '../../lib/auth/channel-authorizer.js';
-import { type ChannelRule, PushStreamChannels, PushStreamModule, PushStreamService } from '../../lib/index.js';
-import type { PushStreamAuthOptions, PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
+import type { ChannelRule } from '../../lib/index.js';
+import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../../lib/options/resolve-options.js';
-import { findFreePort, NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
+import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
 import { type AuthStack, rawStatus, startAuthStack, stopAuthStack } from '../support/auth-stack.js';
 import { eventually } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
-import { SessionTestController } from '../support/session-test.controller.js';
 import { openEventSource, openWebSocket } from '../support/subscribers.js';
 
-const SECRET = 'auth-e2e-secret-0123456789';
 const MAX = DEFAULT_MAX_CHANNELS_PER_REQUEST;
 /** The channel cap of the second stack's nginx (the shipped one, 20000, is out of a test's reach). */
 const SMALL_CAP = 40;
@@ -80,13 +74,8 @@ const TRAITS: Record<PushStreamServerKind, ServerTraits> = {
   },
 };
 
-/** One Nest application with its own nginx. */
-interface Stack {
-  app: INestApplication;
-  nginx: NginxTestServer;
-  service: PushStreamService;
-  channels: PushStreamChannels;
-}
+/** One Nest application with its own nginx (test/support/auth-stack.ts, shared with the fuzzer). */
+type Stack = AuthStack;
 
 interface Visitor {
   cookie: string;
@@ -108,48 +97,8 @@ interface RawAttempt {
   close(): void;
 }
 
-async function startStack(
-  server: PushStreamServerKind,
-  options: { auth?: PushStreamAuthOptions; configDir?: string } = {},
-): Promise<Stack> {
-  const pubPort = await findFreePort();
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      PushStreamModule.forRoot({
-        server,
-        publisherUrl: `http://127.0.0.1:${pubPort}/pub`,
-        secret: SECRET,
-        retry: { attempts: 1 },
-        auth: options.auth,
-      }),
-    ],
-    controllers: [SessionTestController],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  app.use(
-    session({
-      secret: 'cookie-secret-for-e2e',
-      resave: false,
-      saveUninitialized: false,
-      rolling: false,
-      cookie: { maxAge: 3_600_000 },
-    }),
-  );
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
-  try {
-    const nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${port}`, pubPort, configDir: options.configDir });
-    return { app, nginx, service: app.get(PushStreamService), channels: app.get(PushStreamChannels) };
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
-}
-
-async function stopStack(s: Stack | undefined): Promise<void> {
-  await s?.nginx.dispose();
-  await s?.app.close();
-}
+const startStack = startAuthStack;
+const stopStack = stopAuthStack;
 
 /** The shipped nginx folder with the subscriber channel cap lowered to `cap`. */
 async function configWithCap(server: PushStreamServerKind, cap: number): Promise<string> {
