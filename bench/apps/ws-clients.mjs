@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { serveHelper } from '../lib/common.mjs';
+import { parseFrames } from '../lib/ws-frames.mjs';
 
 const MARKER = Buffer.from('"bseq":');
 const PAYLOAD = /"bseq":(\d+),"t0":"(\d+)"/;
@@ -38,31 +39,6 @@ function clientFrame(opcode, payload) {
 const PONG_EMPTY = clientFrame(0xa, '');
 const SIO_PONG = clientFrame(0x1, '3');
 const SIO_CONNECT = clientFrame(0x1, '40');
-
-/** Complete frames at the start of `buf`: [{ opcode, payload, end }]. */
-function parseFrames(buf, from = 0) {
-  const frames = [];
-  let i = from;
-  while (i + 2 <= buf.length) {
-    const opcode = buf[i] & 0x0f;
-    let len = buf[i + 1] & 0x7f;
-    let p = i + 2;
-    if (len === 126) {
-      if (p + 2 > buf.length) break;
-      len = buf.readUInt16BE(p);
-      p += 2;
-    } else if (len === 127) {
-      if (p + 8 > buf.length) break;
-      len = Number(buf.readBigUInt64BE(p));
-      p += 8;
-    }
-    if (buf[i + 1] & 0x80) p += 4; // servers do not mask; skip a key anyway
-    if (p + len > buf.length) break;
-    frames.push({ opcode, payload: buf.subarray(p, p + len), end: p + len });
-    i = p + len;
-  }
-  return frames;
-}
 
 function countMarkers(buf) {
   let n = 0;
@@ -139,7 +115,7 @@ function openOne(url, index, timeoutMs) {
         }
       }
       // Socket.IO handshake: "0{...}" -> send "40" -> "40{...}" means joined.
-      const frames = parseFrames(head);
+      const { frames } = parseFrames(head);
       for (const f of frames) {
         const text = f.payload.toString();
         if (text.startsWith('0{')) socket.write(SIO_CONNECT);
@@ -204,7 +180,7 @@ serveHelper({
       let pending = Buffer.alloc(0);
       for (let j = 0; j < list.length; j += 2) {
         pending = pending.length ? Buffer.concat([pending, list[j + 1]]) : list[j + 1];
-        const frames = parseFrames(pending);
+        const { frames } = parseFrames(pending);
         for (const f of frames) {
           if (f.opcode !== 0x1) continue; // text frames only: pings, pongs, close
           const m = PAYLOAD.exec(f.payload.toString());

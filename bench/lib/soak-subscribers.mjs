@@ -29,6 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { serveHelper } from './common.mjs';
+import { parseFrames } from './ws-frames.mjs';
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const EVENT_ID = /^soak-(\d+)$/;
@@ -95,36 +96,6 @@ function clientFrame(opcode, payload = Buffer.alloc(0)) {
 }
 const PONG_EMPTY = clientFrame(0xa);
 const CLOSE_NORMAL = clientFrame(0x8, Buffer.from([0x03, 0xe8]));
-
-/** Complete frames at the start of `buf`: { frames: [{ fin, opcode, payload }], used }. */
-function parseFrames(buf) {
-  const frames = [];
-  let i = 0;
-  while (i + 2 <= buf.length) {
-    const fin = (buf[i] & 0x80) !== 0;
-    const opcode = buf[i] & 0x0f;
-    let len = buf[i + 1] & 0x7f;
-    let p = i + 2;
-    if (len === 126) {
-      if (p + 2 > buf.length) break;
-      len = buf.readUInt16BE(p);
-      p += 2;
-    } else if (len === 127) {
-      if (p + 8 > buf.length) break;
-      len = Number(buf.readBigUInt64BE(p));
-      p += 8;
-    }
-    const masked = (buf[i + 1] & 0x80) !== 0;
-    const key = masked ? buf.subarray(p, p + 4) : null;
-    if (masked) p += 4;
-    if (p + len > buf.length) break;
-    let payload = buf.subarray(p, p + len);
-    if (key) payload = Buffer.from(payload.map((b, k) => b ^ key[k & 3]));
-    frames.push({ fin, opcode, payload });
-    i = p + len;
-  }
-  return { frames, used: i };
-}
 
 // ---------------------------------------------------------------------------------------------
 // State.
