@@ -405,6 +405,9 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     const tag = `burst-${Date.now()}`;
     await say(e.page, `${tag} first`);
     await shows(b.page, `${tag} first`);
+    // B can show the line before E's page has the answer that set its session cookie: a burst sent
+    // then would count against the address (where E's first line already is), not E's session.
+    await waitFor("E's page has its session", async () => (await boot(e.page)).session);
     const burst = 15;
     const answers = await e.page.evaluate(
       async ({ tag, burst }) => {
