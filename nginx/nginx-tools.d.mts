@@ -2,6 +2,8 @@
 export declare const PUSH_STREAM_MODULE_VERSION: string;
 export declare const PUSH_STREAM_MODULE_FILE: string;
 export declare const NCHAN_MODULE_FILE: string;
+export declare const JS_MODULE_FILE: string;
+export declare const APT_JS_PACKAGE: string;
 export declare const APT_NGINX_PACKAGES: readonly string[];
 export declare const APT_BUILD_PACKAGES: readonly string[];
 export declare class NginxToolsError extends Error {}
@@ -13,4 +15,5 @@ export declare function moduleCacheDir(env?: NodeJS.ProcessEnv): string;
 export declare function cachedPushStreamModule(version: string, env?: NodeJS.ProcessEnv): string;
 export type ModuleLocation = { loadModule: string; missing?: undefined } | { missing: string; loadModule?: undefined };
 export declare function locateModule(server: 'nchan' | 'push-stream', binary: string, env?: NodeJS.ProcessEnv): ModuleLocation;
+export declare function locateJsModule(binary: string, env?: NodeJS.ProcessEnv): ModuleLocation;
 export declare function buildPushStreamModule(options?: { binary?: string; env?: NodeJS.ProcessEnv; log?: (line: string) => void }): Promise<string>;

@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 export const PUSH_STREAM_MODULE_VERSION = '0.6.0';
 export const PUSH_STREAM_MODULE_FILE = 'ngx_http_push_stream_module.so';
 export const NCHAN_MODULE_FILE = 'ngx_nchan_module.so';
+/** njs, which checks signed subscription tickets (`auth: ticket`): Debian's libnginx-mod-http-js. */
+export const JS_MODULE_FILE = 'ngx_http_js_module.so';
+export const APT_JS_PACKAGE = 'libnginx-mod-http-js';
 
 /** Pinned sources: a download must match, or the build stops. Add a release here to support it. */
 const SOURCES = {
@@ -114,6 +117,23 @@ export function locateModule(server, binary, env = process.env) {
       '  npx nestjs-push-stream build-module\n' +
       'or point NGINX_PUSH_STREAM_MODULE at an ngx_http_push_stream_module.so built for it',
   };
+}
+
+/**
+ * How nginx gets njs (ngx_http_js_module), which the ticket mode's config needs: `{ loadModule: '' }`
+ * when compiled in, `{ loadModule: path }`, or `{ missing: why }`.
+ */
+export function locateJsModule(binary, env = process.env) {
+  const info = nginxBuildInfo(binary);
+  if (!info) return { missing: `${binary} does not run` };
+  if (env.NGINX_JS_MODULE) {
+    return existsSync(env.NGINX_JS_MODULE) ? { loadModule: resolve(env.NGINX_JS_MODULE) } : { missing: `NGINX_JS_MODULE=${env.NGINX_JS_MODULE}: no such file` };
+  }
+  if (/--add-module=\S*njs/.test(info)) return { loadModule: '' };
+  const found = MODULE_DIRS.map((d) => join(d, JS_MODULE_FILE)).find((p) => existsSync(p));
+  return found
+    ? { loadModule: found }
+    : { missing: `nginx has no njs module (${JS_MODULE_FILE}), which checks signed tickets: install the Debian package ${APT_JS_PACKAGE} with ${aptCommand([APT_JS_PACKAGE])}` };
 }
 
 function sha256(file) {

@@ -16,7 +16,7 @@ if (!existsSync(join(ROOT, 'node_modules', 'typescript')) || !existsSync(join(RO
   if (ci.status !== 0) process.exit(ci.status ?? 1);
 }
 
-const { aptCommand, buildPushStreamModule, findNginx, locateModule, NginxToolsError } = await import('../nginx/nginx-tools.mjs');
+const { APT_JS_PACKAGE, aptCommand, buildPushStreamModule, findNginx, locateJsModule, locateModule, NginxToolsError } = await import('../nginx/nginx-tools.mjs');
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 const nginxHasNchan = () => locateModule('nchan', findNginx()).missing === undefined;
@@ -25,6 +25,7 @@ const nginxHasNchan = () => locateModule('nchan', findNginx()).missing === undef
 const NEEDS = [
   { what: 'nginx', pkg: 'nginx', ok: () => findNginx() !== undefined },
   { what: 'the Nchan module for nginx', pkg: 'libnginx-mod-nchan', ok: () => findNginx() !== undefined && nginxHasNchan() },
+  { what: 'njs for nginx (signed-ticket suites)', pkg: APT_JS_PACKAGE, ok: () => findNginx() !== undefined && locateJsModule(findNginx()).missing === undefined },
   { what: 'Chromium (browser suites)', pkg: 'chromium', ok: () => has('chromium') },
   { what: 'curl (the demo is probed with the seed\'s curl command)', pkg: 'curl', ok: () => has('curl') },
   { what: 'redis-server (Redis session suite)', pkg: 'redis-server', ok: () => has('redis-server') },

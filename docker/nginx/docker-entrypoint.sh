@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes the server configuration with the package's generator, as the deployment guide does
-# (docs/deployment.md), then runs nginx. Values come from the environment (docker-compose.yml).
+# (docs/deployment.md), then runs nginx. Values come from the environment (docker-compose.yml);
+# the generator also reads NGINX_AUTH=ticket and NGINX_PUSH_STREAM_SECRET itself (signed tickets).
 set -eu
 
 : "${NGINX_LISTEN:=9080}"
@@ -19,6 +20,8 @@ fi
 node "$PUSH_STREAM_PACKAGE/dist/cli/main.js" nginx-config --server push-stream \
   --listen "$NGINX_LISTEN" --public-publisher --pub-listen "$NGINX_PUB_LISTEN" --pub-allow "$NGINX_PUB_ALLOW" \
   --app "$APP_UPSTREAM" > "$NGINX_CONF_D/push-stream.conf"
+# In ticket mode it holds the ticket key.
+chmod 600 "$NGINX_CONF_D/push-stream.conf"
 echo "wrote $NGINX_CONF_D/push-stream.conf (listen $NGINX_LISTEN, publisher $NGINX_PUB_LISTEN allowing $NGINX_PUB_ALLOW, app $APP_UPSTREAM)"
 
 exec "$@"

@@ -6,7 +6,7 @@
  *   client.addEventListener('message', (e) => console.log(e.detail.channel, e.detail.data));
  *   client.connect();
  */
-import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
+import { SUBSCRIBER_LOCATIONS, TICKET_QUERY_PARAMETER, ticketExpiry } from '../shared/push-stream-protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { subscribableChannels } from './channel-set.js';
 import type { DecodedFrame } from './decode-message.js';
@@ -14,7 +14,7 @@ import type { GapReason } from './dialects/browser-server-dialect.js';
 import { browserDialect, type BrowserServerDialect, type PushStreamServerKind } from './dialects/index.js';
 import { ResumeTracker, type TrackedGap } from './resume-tracker.js';
 import { TRANSPORTS, type PushStreamTransport, type TransportContext, type TransportEnding } from './transports/index.js';
-import { hasGlobal } from './transports/transport.js';
+import { errorReason, hasGlobal } from './transports/transport.js';
 
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
@@ -57,6 +57,20 @@ export interface PushStreamClientOptions {
   maxChannels?: number;
   /** Longest channel name; longer throws a RangeError at construction. Default 128, as the module's `maxChannelNameLength`. */
   maxChannelNameLength?: number;
+  /**
+   * Signed-ticket mode (nginx rendered with `--auth ticket`): a ticket for `channels` (in the order
+   * given, duplicates dropped), `<expiry>.<signature>` as the app's `PushStreamTickets` issues it.
+   * Every subscriber URL carries it as `?ticket=`. Without `getTicket`, it cannot be renewed.
+   */
+  ticket?: string;
+  /**
+   * Signed-ticket mode: asked for a ticket for `channels` (exactly the subscribed channels, in URL
+   * order) before connecting or reconnecting without a ticket that is good for at least 10 more
+   * seconds, when the channel set changed, and once more after nginx refused a connection. Resolve
+   * null when the app refuses (the client ends `denied`, 403); a rejection is transient (an
+   * `error` event, then a retry with the reconnect backoff).
+   */
+  getTicket?: (channels: readonly string[]) => Promise<string | null>;
 }
 
 export interface PushStreamMessage {
@@ -153,6 +167,24 @@ const DEFAULT_PATHS: Record<PushStreamTransport, string> = {
  */
 const RELOAD_WINDOW_MS = 300;
 
+/** A ticket expiring within this many seconds (by this page's clock) is renewed before a (re)connect. */
+const TICKET_RENEW_MARGIN_S = 10;
+
+/** The ticket in use (signed-ticket mode) and what it was issued for. */
+interface HeldTicket {
+  value: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** The channel set it covers (channelKey()). */
+  channels: string;
+  /**
+   * Whether a long-poll chain may renew it before a poll: false once a renewal for it failed, or
+   * when it came near its expiry already (a lifetime under the margin, or this page's clock ahead):
+   * then only reconnects renew it, each at most once per attempt.
+   */
+  renewBetweenPolls: boolean;
+}
+
 /** Why an attempt ended. */
 interface Ending extends TransportEnding {
   /** The subscription had been open (messages could flow). */
@@ -210,6 +242,13 @@ export class PushStreamClient extends EventTarget {
   private followsOpenSubscription = false;
   /** What the tracker detected while accepting the current frame. */
   private readonly detectedGaps: TrackedGap[] = [];
+  /** The ticket subscriber URLs carry (signed-ticket mode); null: none, or ask getTicket before connecting. */
+  private ticket: HeldTicket | null = null;
+  /**
+   * nginx refused a connection since the last open one, and getTicket was asked again for it: the
+   * next refusal is final.
+   */
+  private renewedAfterRefusal = false;
 
   /**
    * Throws before any request for options nginx or the application would refuse: an unknown
@@ -232,6 +271,13 @@ export class PushStreamClient extends EventTarget {
     }
     this.paths = { ...DEFAULT_PATHS, ...options.paths };
     this.tracker = new ResumeTracker(this.dialect.kind, (gap) => this.detectedGaps.push(gap));
+    if (options.getTicket !== undefined && typeof options.getTicket !== 'function') {
+      throw new TypeError('PushStreamClient: getTicket must be a function');
+    }
+    if (options.ticket !== undefined) {
+      this.ticket = this.heldTicket(options.ticket, this.channels);
+      if (this.ticket === null) throw new TypeError(`PushStreamClient: ticket is not a subscription ticket (<expiry>.<signature>): ${describeValue(options.ticket)}`);
+    }
   }
 
   get state(): PushStreamClientState {
@@ -280,9 +326,10 @@ export class PushStreamClient extends EventTarget {
     this.generation++;
     this.failures = 0;
     this.transportFailures = 0;
+    this.renewedAfterRefusal = false;
     this.transportIndex = this.firstAvailableTransport(0);
     this.setState(this.everOpened ? 'reconnecting' : 'connecting');
-    this.open();
+    this.start();
   }
 
   /** Closes the subscription; no reconnect. */
@@ -292,7 +339,7 @@ export class PushStreamClient extends EventTarget {
     this.setState('closed');
   }
 
-  /** The subscriber URL for a transport, with history or resume arguments. Exposed for tests and logs. */
+  /** The subscriber URL for a transport, with history or resume arguments and the ticket. Exposed for tests and logs. */
   subscriberUrl(transport: PushStreamTransport, resume = true): string {
     // History only on the first join of a channel; afterwards the resume arguments cover it.
     const path = this.dialect.subscriberPath(this.channels, (c) => (this.tracker.has(c) ? undefined : this.options.backtrack?.[c]));
@@ -303,6 +350,8 @@ export class PushStreamClient extends EventTarget {
           .join('&')
       : '';
     let url = `${this.origin}${this.paths[transport]}${path}${query ? `?${query}` : ''}`;
+    // The ticket signs the channel path without `.bN`: the same ticket serves a resume.
+    if (this.ticket !== null) url += `${query ? '&' : '?'}${TICKET_QUERY_PARAMETER}=${encodeURIComponent(this.ticket.value)}`;
     if (transport === 'websocket') url = url.replace(/^http/, 'ws');
     return url;
   }
@@ -359,12 +408,14 @@ export class PushStreamClient extends EventTarget {
       // An answer without messages may be nginx reloading (push-stream answers every waiting poll
       // with 304 then): stay out of the reload window. The next poll resumes: nothing is lost.
       noMessagePauseMs: () => Math.max(RELOAD_WINDOW_MS, backoffDelay(0, this.options.reconnect)),
+      beforeNextRequest: () => (this.ticketNeedsRenewal(true) ? this.renewBetweenPolls(generation, transport) : undefined),
       onOpen: () => {
         if (!current() || wasOpen) return;
         wasOpen = true;
         this.everOpened = true;
         this.failures = 0;
         this.transportFailures = 0;
+        this.renewedAfterRefusal = false;
         this.setState('open');
       },
       onFrame: (frame: DecodedFrame) => {
@@ -424,6 +475,8 @@ export class PushStreamClient extends EventTarget {
     if (known) {
       this.channels = this.channels.filter((c) => c !== channel);
       this.tracker.channelsChanged();
+      // The ticket covers the old channel set: the next connection needs one for the new set
+      // (ticketNeedsRenewal() compares the sets).
     }
     this.emit('channel-deleted', { channel });
     if (this.channels.length === 0) {
@@ -431,7 +484,7 @@ export class PushStreamClient extends EventTarget {
     } else if (known && this.dialect.resubscribeAfterChannelDeleted) {
       this.stopAttempt();
       this.followsOpenSubscription = true;
-      this.open();
+      this.start();
     }
   }
 
@@ -447,9 +500,16 @@ export class PushStreamClient extends EventTarget {
       reachable = status !== null;
     }
     if (denied !== null) {
-      this.generation++;
-      this.setState('denied');
-      this.emit('denied', { status: denied, transport });
+      if (!this.options.getTicket || this.renewedAfterRefusal) {
+        this.deny(denied, transport);
+        return;
+      }
+      // Signed-ticket mode: the ticket may have expired by nginx's clock, or the app rotated its
+      // key. Ask for a new one once; the next refusal is final.
+      this.renewedAfterRefusal = true;
+      this.ticket = null;
+      this.emit('error', { message: `${transport} refused (${denied}): asking getTicket for a new ticket`, transport });
+      this.retryLater(generation, ending.wasOpen, backoffDelay(this.failures++, this.options.reconnect));
       return;
     }
     this.emit('error', { message: `${transport} ${ending.wasOpen ? 'closed' : 'failed to open'}: ${ending.reason}`, transport });
@@ -463,19 +523,120 @@ export class PushStreamClient extends EventTarget {
         this.failures = 0;
       }
     }
-    this.setState('reconnecting');
-    this.tracker.forgetPosition();
-    // A failed attempt breaks the chain: nginx was down, or this client could not reach it.
-    this.followsOpenSubscription = ending.wasOpen;
     // A subscription the server closed after it was open (reload, 410) comes back after the first
     // backoff step, and never inside the reload window; repeated failures back off further.
     const backoff = backoffDelay(this.failures, this.options.reconnect);
     const delay = ending.wasOpen ? Math.max(RELOAD_WINDOW_MS, backoff) : backoff;
     this.failures++;
+    this.retryLater(generation, ending.wasOpen, delay);
+  }
+
+  /** Schedules the next attempt. `afterOpen`: the attempt that ended had been open. */
+  private retryLater(generation: number, afterOpen: boolean, delay: number): void {
+    this.setState('reconnecting');
+    this.tracker.forgetPosition();
+    // A failed attempt breaks the chain: nginx was down, or this client could not reach it.
+    this.followsOpenSubscription = afterOpen;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (generation === this.generation) this.open();
+      if (generation === this.generation) this.start();
     }, delay);
+  }
+
+  /** Terminal: nginx or the app refused the subscription. connect() starts again. */
+  private deny(status: number, transport: PushStreamTransport): void {
+    this.generation++;
+    this.stopAttempt();
+    this.setState('denied');
+    this.emit('denied', { status, transport });
+  }
+
+  // --- signed tickets -------------------------------------------------------------------------
+
+  /** Opens the next attempt; in signed-ticket mode once the ticket is good for the channels. */
+  private start(): void {
+    if (this.ticketNeedsRenewal(false)) void this.renewThenOpen(this.generation);
+    else this.open();
+  }
+
+  /**
+   * Whether getTicket must be asked before the next request: no ticket, one for another channel
+   * set, or one within TICKET_RENEW_MARGIN_S of its expiry. `betweenPolls`: within a live long-poll
+   * chain, where a ticket that cannot be renewed there is left to nginx.
+   */
+  private ticketNeedsRenewal(betweenPolls: boolean): boolean {
+    if (!this.options.getTicket) return false;
+    const ticket = this.ticket;
+    if (ticket === null || ticket.channels !== channelKey(this.channels)) return true;
+    if (betweenPolls && !ticket.renewBetweenPolls) return false;
+    return ticket.expiresAt - TICKET_RENEW_MARGIN_S <= Date.now() / 1000;
+  }
+
+  /** A ticket for `channels`, or null when `value` is not one. */
+  private heldTicket(value: unknown, channels: readonly string[]): HeldTicket | null {
+    const expiresAt = typeof value === 'string' ? ticketExpiry(value) : null;
+    if (expiresAt === null) return null;
+    return {
+      value: value as string,
+      expiresAt,
+      channels: channelKey(channels),
+      renewBetweenPolls: expiresAt - TICKET_RENEW_MARGIN_S > Date.now() / 1000,
+    };
+  }
+
+  /**
+   * Asks getTicket for the current channels. Resolves the ticket (now in use), 'refused' (null:
+   * the client is then denied), 'failed' (an `error` event was emitted) or 'stale' (the client
+   * was closed or reconnected meanwhile, or the channel set changed).
+   */
+  private async askTicket(generation: number, transport: PushStreamTransport): Promise<'ok' | 'refused' | 'failed' | 'stale'> {
+    const channels = this.channels;
+    let value: unknown;
+    try {
+      const getTicket = this.options.getTicket!;
+      // A getTicket that throws instead of rejecting is a rejection too.
+      value = await new Promise((resolve) => resolve(getTicket([...channels])));
+    } catch (err) {
+      if (generation !== this.generation) return 'stale';
+      this.emit('error', { message: `getTicket failed: ${errorReason(err)}`, transport });
+      return 'failed';
+    }
+    if (generation !== this.generation || channels !== this.channels) return 'stale';
+    if (value === null) {
+      this.deny(403, transport);
+      return 'refused';
+    }
+    const ticket = this.heldTicket(value, channels);
+    if (ticket === null) {
+      this.emit('error', { message: `getTicket failed: not a subscription ticket (<expiry>.<signature>): ${describeValue(value)}`, transport });
+      return 'failed';
+    }
+    this.ticket = ticket;
+    return 'ok';
+  }
+
+  /** Before an attempt: a ticket, then open(); a failed getTicket backs off like a failed attempt. */
+  private async renewThenOpen(generation: number): Promise<void> {
+    const transport = this.transports[this.transportIndex];
+    const result = await this.askTicket(generation, transport);
+    if (result === 'ok') {
+      this.open();
+    } else if (result === 'stale') {
+      if (generation === this.generation) this.start();
+    } else if (result === 'failed') {
+      this.retryLater(generation, false, backoffDelay(this.failures++, this.options.reconnect));
+    }
+  }
+
+  /**
+   * Between two polls of a live long-poll chain (each poll is a new request nginx checks): a
+   * ticket near its expiry is renewed. If getTicket fails, the chain goes on with the ticket it
+   * has (nginx refuses it once expired, and the refusal path takes over).
+   */
+  private async renewBetweenPolls(generation: number, transport: PushStreamTransport): Promise<void> {
+    const held = this.ticket;
+    const result = await this.askTicket(generation, transport);
+    if (result === 'failed' && held !== null && this.ticket === held) held.renewBetweenPolls = false;
   }
 
   /**
@@ -502,4 +663,15 @@ export class PushStreamClient extends EventTarget {
       controller.abort();
     }
   }
+}
+
+/** The identity of a channel set as a ticket covers it: the names in URL order. */
+function channelKey(channels: readonly string[]): string {
+  return channels.join('/');
+}
+
+/** A value, short enough for an error message. */
+function describeValue(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }

@@ -1,3 +1,7 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deriveTicketKey } from '../tickets/subscription-ticket.js';
 import { runNginxConfig, type NginxConfigMachine } from './nginx-config-command.js';
 
 function capture() {
@@ -11,6 +15,7 @@ function machine(verdict: string | null = null): NginxConfigMachine & { tested: 
   return {
     tested,
     loadModule: (server) => ({ line: `load_module /mods/${server}.so;` }),
+    loadJsModule: () => ({ line: 'load_module /mods/njs.so;' }),
     test: async (config) => {
       tested.push(config);
       return verdict;
@@ -70,7 +75,11 @@ describe('nestjs-push-stream nginx-config', () => {
 
   it('--check without the module fails with how to get it, after printing the config with a placeholder line', async () => {
     const { out, io } = capture();
-    const missing: NginxConfigMachine = { loadModule: () => ({ missing: 'no module: npx nestjs-push-stream build-module' }), test: async () => null };
+    const missing: NginxConfigMachine = {
+      loadModule: () => ({ missing: 'no module: npx nestjs-push-stream build-module' }),
+      loadJsModule: () => ({ line: '' }),
+      test: async () => null,
+    };
     expect(await runNginxConfig(['--standalone', '--check'], {}, io, missing)).toBe(1);
     expect(out.stdout).toContain('# load_module <path>;');
     expect(out.stderr).toContain('npx nestjs-push-stream build-module');
@@ -124,6 +133,172 @@ describe('nestjs-push-stream nginx-config', () => {
     const { out, io } = capture();
     expect(await runNginxConfig(['--app', '10.0.0.11:3000', '--app', 'app2.internal:3000'], {}, io, machine())).toBe(0);
     expect(out.stdout).toContain('upstream push_stream_app {\n  server 10.0.0.11:3000;\n  server app2.internal:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+  });
+
+  it('--help names every option with its environment variable', async () => {
+    const { out, io } = capture();
+    expect(await runNginxConfig(['--help'], {}, io, machine())).toBe(0);
+    for (const words of ['--auth <session|ticket>', 'NGINX_AUTH', '--ticket-key-file <file>', 'NGINX_PUSH_STREAM_SECRET', 'libnginx-mod-http-js', '--workers <auto|n>', 'NGINX_WORKERS']) {
+      expect(out.stdout).toContain(words);
+    }
+  });
+
+  describe('--workers', () => {
+    it.each([
+      ['push-stream', [], 'auto'],
+      ['nchan', [], '1'],
+      ['nchan', ['--workers', '4'], '4'],
+      ['push-stream', ['--workers', '1'], '1'],
+    ])('%s %j: the stand-alone config runs worker_processes %s, and the include names it', async (server, extra, expected) => {
+      const standalone = capture();
+      expect(await runNginxConfig(['--server', server, '--standalone', ...extra], {}, standalone.io, machine())).toBe(0);
+      expect(standalone.out.stdout.match(/^worker_processes \S+;$/gm)).toEqual([`worker_processes ${expected};`]);
+      const include = capture();
+      expect(await runNginxConfig(['--server', server, ...extra], {}, include.io, machine())).toBe(0);
+      expect(include.out.stdout).toContain(`# Workers, in the main context: worker_processes ${expected};`);
+      expect(include.out.stdout).not.toMatch(/^worker_processes/m);
+    });
+
+    it('reads NGINX_WORKERS; the option wins', async () => {
+      const fromEnv = capture();
+      expect(await runNginxConfig(['--standalone'], { NGINX_WORKERS: '3' }, fromEnv.io, machine())).toBe(0);
+      expect(fromEnv.out.stdout).toMatch(/^worker_processes 3;$/m);
+      const both = capture();
+      expect(await runNginxConfig(['--standalone', '--workers', 'auto'], { NGINX_WORKERS: '3', NGINX_PUSH_STREAM_SERVER: 'nchan' }, both.io, machine())).toBe(0);
+      expect(both.out.stdout).toMatch(/^worker_processes auto;$/m);
+    });
+
+    it.each(['0', 'two', '1025', '1.5', '2;'])('refuses --workers %s', async (workers) => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--workers', workers], {}, io, machine())).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toMatch(/--workers \(NGINX_WORKERS\): .* is not "auto" or a number of workers \(1-1024\)/);
+    });
+  });
+
+  describe('--auth ticket', () => {
+    const SECRET = 'cli-spec-secret-0123456789';
+    const KEY = deriveTicketKey(SECRET);
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'nginx-config-spec-'));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function keyFile(name: string, text: string, mode = 0o600): Promise<string> {
+      const file = join(dir, name);
+      await writeFile(file, text);
+      await chmod(file, mode);
+      return file;
+    }
+
+    it.each(['push-stream', 'nchan'])('%s: with the app\'s secret in NGINX_PUSH_STREAM_SECRET, writes the derived key (never the secret) and checks tickets in every subscriber location', async (server) => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--server', server, '--auth', 'ticket'], { NGINX_PUSH_STREAM_SECRET: SECRET }, io, machine())).toBe(0);
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain(`js_var $push_stream_ticket_key ${KEY};`);
+      expect(out.stdout).not.toContain(SECRET);
+      expect(out.stdout.match(/if \(\$push_stream_ticket_ok != "1"\) \{ return 403; \}/g)).toHaveLength(4);
+      expect(out.stdout).not.toContain('auth_request /');
+      // Both modules to load, in the include's instructions.
+      expect(out.stdout).toContain(`# Load the modules once, in the main context of nginx.conf:\n#   load_module /mods/${server}.so;\n#   load_module /mods/njs.so;\n`);
+    });
+
+    it('NGINX_AUTH=ticket works like --auth ticket; --auth session overrides it', async () => {
+      const env = { NGINX_AUTH: 'ticket', NGINX_PUSH_STREAM_SECRET: SECRET };
+      const ticket = capture();
+      expect(await runNginxConfig([], env, ticket.io, machine())).toBe(0);
+      expect(ticket.out.stdout).toContain(KEY);
+      const session = capture();
+      expect(await runNginxConfig(['--auth', 'session'], env, session.io, machine())).toBe(0);
+      expect(session.out.stdout).not.toContain(KEY);
+      expect(session.out.stdout).toContain('auth_request /_push_stream_auth;');
+      expect(session.out.stdout).not.toContain('njs');
+    });
+
+    it('--ticket-key-file: reads the key (a trailing newline is fine) and wins over the secret', async () => {
+      const other = deriveTicketKey('another-secret-0123456789');
+      const file = await keyFile('key', `${other}\n`);
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--auth', 'ticket', '--ticket-key-file', file], { NGINX_PUSH_STREAM_SECRET: SECRET }, io, machine())).toBe(0);
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain(`js_var $push_stream_ticket_key ${other};`);
+    });
+
+    it('--ticket-key-file open to other users: a warning, the config still printed', async () => {
+      const file = await keyFile('open-key', KEY, 0o644);
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--auth', 'ticket', '--ticket-key-file', file], {}, io, machine())).toBe(0);
+      expect(out.stderr).toBe(`nestjs-push-stream: nginx-config: warning: ${file} is open to other users (mode 0644); chmod 600 it\n`);
+      expect(out.stdout).toContain(KEY);
+    });
+
+    it.each([
+      ['no key at all', [], {}, '--auth ticket needs the ticket key: set NGINX_PUSH_STREAM_SECRET'],
+      ['a secret the module would refuse', [], { NGINX_PUSH_STREAM_SECRET: 'short' }, 'NGINX_PUSH_STREAM_SECRET is shorter than the 16 characters'],
+      ['an unreadable key file', ['--ticket-key-file', '/nonexistent/key'], {}, '--ticket-key-file: cannot read /nonexistent/key'],
+    ])('refuses ticket mode with %s (exit 2, nothing printed)', async (_what, extra, env, message) => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--auth', 'ticket', ...extra], env, io, machine())).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toContain(message);
+    });
+
+    it.each([
+      ['upper case', KEY.toUpperCase()],
+      ['short', KEY.slice(2)],
+      ['the secret itself', SECRET],
+      ['a key and a directive', `${KEY};\ninclude /etc/passwd;`],
+    ])('refuses a key file holding %s', async (_what, text) => {
+      const file = await keyFile('bad-key', text);
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--auth', 'ticket', '--ticket-key-file', file], {}, io, machine())).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toContain(`${file} does not hold a ticket key (64 lower-case hex characters`);
+    });
+
+    it('refuses --ticket-key-file without ticket mode, and an unknown mode', async () => {
+      const file = await keyFile('key2', KEY);
+      const stray = capture();
+      expect(await runNginxConfig(['--ticket-key-file', file], {}, stray.io, machine())).toBe(2);
+      expect(stray.out.stderr).toContain('--ticket-key-file is for --auth ticket');
+      const unknown = capture();
+      expect(await runNginxConfig(['--auth', 'cookie'], {}, unknown.io, machine())).toBe(2);
+      expect(unknown.out.stderr).toContain('--auth (NGINX_AUTH): "cookie" is not "session" or "ticket"');
+    });
+
+    it('--standalone --check: nginx -t gets the config with the server module and njs loaded', async () => {
+      const { out, io } = capture();
+      const m = machine();
+      expect(await runNginxConfig(['--auth', 'ticket', '--standalone', '--check'], { NGINX_PUSH_STREAM_SECRET: SECRET }, io, m)).toBe(0);
+      expect(out.stderr).toBe('nginx -t: the configuration is valid\n');
+      for (const config of [out.stdout, m.tested[0]]) {
+        expect(config).toMatch(/^load_module \/mods\/push-stream\.so;\nload_module \/mods\/njs\.so;$/m);
+        expect(config).toContain(`js_var $push_stream_ticket_key ${KEY};`);
+      }
+    });
+
+    it('--check without njs fails naming what to install; the config is printed with a placeholder line', async () => {
+      const { out, io } = capture();
+      const noNjs: NginxConfigMachine = {
+        loadModule: (server) => ({ line: `load_module /mods/${server}.so;` }),
+        loadJsModule: () => ({ missing: 'nginx has no njs module (ngx_http_js_module.so), which checks signed tickets: install the Debian package libnginx-mod-http-js' }),
+        test: async () => null,
+      };
+      expect(await runNginxConfig(['--auth', 'ticket', '--standalone', '--check'], { NGINX_PUSH_STREAM_SECRET: SECRET }, io, noNjs)).toBe(1);
+      expect(out.stdout).toContain('load_module /mods/push-stream.so;\n# load_module <path>;  nginx here has no njs module: nginx has no njs module');
+      expect(out.stderr).toContain('libnginx-mod-http-js');
+    });
+
+    it('the key-file recipe in docs/deployment.md derives the key the module does', async () => {
+      const docs = await readFile(new URL('../../docs/deployment.md', import.meta.url), 'utf8');
+      const label = /createHmac\('sha256', process\.env\.NGINX_PUSH_STREAM_SECRET\)\.update\('([^']+)'\)\.digest\('hex'\)/.exec(docs)?.[1];
+      expect(label).toBeDefined();
+      const { createHmac } = await import('node:crypto');
+      expect(createHmac('sha256', SECRET).update(label!).digest('hex')).toBe(KEY);
+    });
   });
 
   it('accepts IPv6 listeners and loopback publishers', async () => {

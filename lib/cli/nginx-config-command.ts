@@ -1,17 +1,21 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { findNginx, locateModule } from '../../nginx/nginx-tools.mjs';
+import { findNginx, locateJsModule, locateModule, type ModuleLocation } from '../../nginx/nginx-tools.mjs';
 import {
   NginxConfigValueError,
+  needsJsModule,
+  parseWorkers,
   renderServerConfig,
   renderStandaloneConfig,
   validateNginxConfigValues,
+  workerProcesses,
   type NginxConfigValues,
 } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
+import { deriveTicketKey } from '../tickets/subscription-ticket.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './publish-command.js';
 
 const run = promisify(execFile);
@@ -34,15 +38,25 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
   --tls-cert <file> --tls-key <file>
                                 TLS on the public listener (PEM, absolute paths): https:// and wss://
                                                                [NGINX_TLS_CERT, NGINX_TLS_KEY]
+  --auth <session|ticket>       how nginx authorizes a subscription: session asks the app
+                                (auth_request); ticket checks a signed ?ticket= itself with njs
+                                (libnginx-mod-http-js) and never asks the app   [NGINX_AUTH, default session]
+  --ticket-key-file <file>      ticket mode: a file holding the key, deriveTicketKey(secret) in
+                                64 hex characters (mode 0600); else the key is derived from the
+                                app's secret                                   [NGINX_PUSH_STREAM_SECRET]
+  --workers <auto|n>            worker_processes of the main configuration (--standalone)
+                                [NGINX_WORKERS, default auto for push-stream, 1 for nchan]
   --public-publisher            let --pub-listen be a non-loopback address (a private network you control)
   --standalone                  print a complete main configuration, run with nginx -p <dir> -c <file>
                                 (<dir> holds logs/ and tmp/, which must exist, and nginx.pid)
-  --check                       run "nginx -t" on the result with the module loaded; exit 1 if it fails
+  --check                       run "nginx -t" on the result with the modules loaded; exit 1 if it fails
   -h, --help                    show this help
 
-Example:
+Examples:
   npx nestjs-push-stream nginx-config --server nchan --listen 80 --app 127.0.0.1:3000 --check \\
     > /etc/nginx/conf.d/push-stream.conf
+  (umask 077; NGINX_PUSH_STREAM_SECRET=... npx nestjs-push-stream nginx-config --auth ticket --check \\
+    > /etc/nginx/conf.d/push-stream.conf)          # the config then holds the ticket key: keep it private
 `;
 
 /** The environment variable behind each value: the templates' own placeholder names. */
@@ -53,6 +67,8 @@ const ENV: Record<keyof NginxConfigValues, string> = {
   pubAllow: 'NGINX_PUB_ALLOW',
   app: 'APP_UPSTREAM',
   tls: 'NGINX_TLS_CERT, NGINX_TLS_KEY',
+  auth: 'NGINX_AUTH',
+  workers: 'NGINX_WORKERS',
 };
 const OPTION: Record<keyof NginxConfigValues, string> = {
   server: '--server',
@@ -61,26 +77,41 @@ const OPTION: Record<keyof NginxConfigValues, string> = {
   pubAllow: '--pub-allow',
   app: '--app',
   tls: '--tls-cert, --tls-key',
+  auth: '--auth',
+  workers: '--workers',
 };
 
-/** What --check and the load_module line need from the machine; tests swap in their own. */
+/** A `load_module` line ('' when compiled in), or why the module is not there. */
+export type ModuleLine = { line: string } | { missing: string };
+
+/** What --check and the load_module lines need from the machine; tests swap in their own. */
 export interface NginxConfigMachine {
-  /** `load_module` line for the server ('' when compiled in), or undefined with the reason. */
-  loadModule(server: PushStreamServerKind): { line: string } | { missing: string };
+  /** The server's module. */
+  loadModule(server: PushStreamServerKind): ModuleLine;
+  /** njs (ngx_http_js_module), which ticket mode needs. */
+  loadJsModule(): ModuleLine;
   /** Runs `nginx -t` on a whole main configuration; resolves with nginx's complaint, or null when it passed. */
   test(mainConfig: string): Promise<string | null>;
+}
+
+const NO_NGINX = 'nginx is not installed (or not on the PATH or in /usr/sbin)';
+
+function moduleLine(found: ModuleLocation): ModuleLine {
+  return found.missing === undefined ? { line: found.loadModule ? `load_module ${found.loadModule};` : '' } : { missing: found.missing };
 }
 
 export const localNginx: NginxConfigMachine = {
   loadModule(server) {
     const binary = findNginx();
-    if (!binary) return { missing: 'nginx is not installed (or not on the PATH or in /usr/sbin)' };
-    const found = locateModule(server, binary);
-    return found.missing === undefined ? { line: found.loadModule ? `load_module ${found.loadModule};` : '' } : { missing: found.missing };
+    return binary ? moduleLine(locateModule(server, binary)) : { missing: NO_NGINX };
+  },
+  loadJsModule() {
+    const binary = findNginx();
+    return binary ? moduleLine(locateJsModule(binary)) : { missing: NO_NGINX };
   },
   async test(mainConfig) {
     const binary = findNginx();
-    if (!binary) return 'nginx is not installed (or not on the PATH or in /usr/sbin)';
+    if (!binary) return NO_NGINX;
     const dir = await mkdtemp(join(tmpdir(), 'nestjs-push-stream-check-'));
     try {
       // The stand-alone template keeps logs and temporary files under the prefix (-p).
@@ -98,6 +129,31 @@ export const localNginx: NginxConfigMachine = {
     }
   },
 };
+
+/** The ticket key of ticket mode: from --ticket-key-file, else derived from the app's secret; a string is the refusal. */
+async function ticketKey(file: string | undefined, env: Record<string, string | undefined>, io: CliIo): Promise<{ key: string } | string> {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      return `--ticket-key-file: cannot read ${file}: ${(err as Error).message}`;
+    }
+    const key = text.trim();
+    if (!/^[0-9a-f]{64}$/.test(key)) return `--ticket-key-file: ${file} does not hold a ticket key (64 lower-case hex characters, deriveTicketKey(secret))`;
+    const mode = (await stat(file)).mode & 0o777;
+    if (mode & 0o077) io.stderr(`nestjs-push-stream: nginx-config: warning: ${file} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it\n`);
+    return { key };
+  }
+  const secret = env.NGINX_PUSH_STREAM_SECRET;
+  // The module refuses a shorter secret (resolvePushStreamOptions): no key for an app that cannot start.
+  if (secret !== undefined && secret.length < 16) return 'NGINX_PUSH_STREAM_SECRET is shorter than the 16 characters the module requires';
+  if (secret) return { key: deriveTicketKey(secret) };
+  return (
+    '--auth ticket needs the ticket key: set NGINX_PUSH_STREAM_SECRET (the application\'s secret; only a key derived ' +
+    'from it is written into the config) or pass --ticket-key-file <file> holding deriveTicketKey(secret)'
+  );
+}
 
 /** `nestjs-push-stream nginx-config`: the config on stdout; exit 2 for a bad value, 1 when --check fails. */
 export async function runNginxConfig(
@@ -119,6 +175,9 @@ export async function runNginxConfig(
         app: { type: 'string', multiple: true },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        auth: { type: 'string' },
+        'ticket-key-file': { type: 'string' },
+        workers: { type: 'string' },
         'public-publisher': { type: 'boolean', default: false },
         standalone: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
@@ -133,6 +192,10 @@ export async function runNginxConfig(
     io.stdout(NGINX_CONFIG_USAGE);
     return EXIT_OK;
   }
+  const refuse = (message: string) => {
+    io.stderr(`nestjs-push-stream: nginx-config: ${message}\n`);
+    return EXIT_USAGE;
+  };
   const values: NginxConfigValues = {
     server: (parsed.server ?? env.NGINX_PUSH_STREAM_SERVER ?? 'push-stream') as PushStreamServerKind,
     listen: parsed.listen ?? env.NGINX_LISTEN ?? '9080',
@@ -143,41 +206,58 @@ export async function runNginxConfig(
   const certificate = parsed['tls-cert'] ?? env.NGINX_TLS_CERT;
   const key = parsed['tls-key'] ?? env.NGINX_TLS_KEY;
   if ((certificate === undefined) !== (key === undefined)) {
-    io.stderr(`nestjs-push-stream: nginx-config: ${OPTION.tls} (${ENV.tls}): give both the certificate and its key, or neither\n`);
-    return EXIT_USAGE;
+    return refuse(`${OPTION.tls} (${ENV.tls}): give both the certificate and its key, or neither`);
   }
   if (certificate !== undefined && key !== undefined) values.tls = { certificate, key };
+  const auth = parsed.auth ?? env.NGINX_AUTH ?? 'session';
+  if (auth === 'ticket') {
+    const found = await ticketKey(parsed['ticket-key-file'], env, io);
+    if (typeof found === 'string') return refuse(found);
+    values.auth = { mode: 'ticket', ticketKey: found.key };
+  } else if (parsed['ticket-key-file'] !== undefined) {
+    return refuse('--ticket-key-file is for --auth ticket (NGINX_AUTH=ticket)');
+  } else {
+    // 'session', or a wrong value that validation names.
+    values.auth = { mode: auth } as NginxConfigValues['auth'];
+  }
   try {
+    const workers = parsed.workers ?? env.NGINX_WORKERS;
+    if (workers !== undefined) values.workers = parseWorkers(workers);
     validateNginxConfigValues(values, parsed['public-publisher']);
   } catch (err) {
     if (!(err instanceof NginxConfigValueError)) throw err;
-    io.stderr(`nestjs-push-stream: nginx-config: ${OPTION[err.field]} (${ENV[err.field]}): ${err.message.slice(err.field.length + 2)}\n`);
-    return EXIT_USAGE;
+    return refuse(`${OPTION[err.field]} (${ENV[err.field]}): ${err.message.slice(err.field.length + 2)}`);
   }
 
-  const module = machine.loadModule(values.server);
-  const loadLine =
-    'line' in module
-      ? module.line
-      : `# load_module <path>;  nginx here has no ${values.server} module: ${module.missing.split('\n')[0]}`;
+  // The server's module, and njs in ticket mode.
+  const modules: Array<[string, ModuleLine]> = [[values.server, machine.loadModule(values.server)]];
+  if (needsJsModule(values)) modules.push(['njs', machine.loadJsModule()]);
+  const loadLines = modules
+    .map(([name, m]) => ('line' in m ? m.line : `# load_module <path>;  nginx here has no ${name} module: ${m.missing.split('\n')[0]}`))
+    .filter(Boolean)
+    .join('\n');
   const header =
     `# nestjs-push-stream ${values.server} configuration: npx nestjs-push-stream nginx-config ${argv.join(' ')}\n`.replace(/ \n$/, '\n');
   let config: string;
   if (parsed.standalone) {
-    config = `${header}${await renderStandaloneConfig(values, loadLine)}`;
+    config = `${header}${await renderStandaloneConfig(values, loadLines)}`;
   } else {
-    const where = 'line' in module && module.line ? `\n# Load the module once, in the main context of nginx.conf:\n#   ${module.line}` : '';
-    config = `${header}# Include it from the http context, e.g. as /etc/nginx/conf.d/push-stream.conf.${where}\n${await renderServerConfig(values)}`;
+    const found = modules.flatMap(([, m]) => ('line' in m && m.line ? [m.line] : []));
+    const where =
+      found.length > 0 ? `\n# Load the module${found.length > 1 ? 's' : ''} once, in the main context of nginx.conf:${found.map((l) => `\n#   ${l}`).join('')}` : '';
+    const workers = `\n# Workers, in the main context: worker_processes ${workerProcesses(values)}; (README, "Availability").`;
+    config = `${header}# Include it from the http context, e.g. as /etc/nginx/conf.d/push-stream.conf.${where}${workers}\n${await renderServerConfig(values)}`;
   }
   io.stdout(config.endsWith('\n') ? config : `${config}\n`);
 
   if (parsed.check) {
-    if (!('line' in module)) {
-      io.stderr(`nestjs-push-stream: nginx-config --check: ${module.missing}\n`);
+    const missing = modules.flatMap(([, m]) => ('missing' in m ? [m.missing] : []));
+    if (missing.length > 0) {
+      io.stderr(`nestjs-push-stream: nginx-config --check: ${missing.join('\n')}\n`);
       return EXIT_FAILURE;
     }
     // The same server part, inside the stand-alone main file, so nginx -t sees a whole config.
-    const problem = await machine.test(await renderStandaloneConfig(values, module.line));
+    const problem = await machine.test(await renderStandaloneConfig(values, loadLines));
     if (problem !== null) {
       io.stderr(`nestjs-push-stream: nginx-config --check: nginx -t refused the configuration:\n${problem}\n`);
       return EXIT_FAILURE;

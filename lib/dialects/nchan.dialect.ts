@@ -42,6 +42,8 @@ export class NchanDialect extends PushStreamDialect {
   readonly notFoundStatus = 404;
   /** `nchan_stub_status` location of nginx/nchan.conf.template. */
   readonly statsPath = '/nchan-stats';
+  /** No: each channel is owned by one worker, and a dead owner's channels lose messages and subscribers (test/e2e/workers.e2e.spec.ts). */
+  readonly survivesWorkerDeath = false;
 
   /** `delimiter`: nchan_channel_id_split_delimiter of the nginx config (the channelDelimiter option). */
   constructor(private readonly delimiter: string = '/') {

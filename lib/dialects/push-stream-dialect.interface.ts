@@ -40,6 +40,11 @@ export abstract class PushStreamDialect {
   abstract readonly notFoundStatus: number;
   /** Path of the statistics location in the shipped config, the default `statsUrl` on the publisher's origin. */
   abstract readonly statsPath: string;
+  /**
+   * Whether the server keeps serving every channel when one of several nginx workers dies: the
+   * shipped config runs `worker_processes auto` where it does, one worker where it does not.
+   */
+  abstract readonly survivesWorkerDeath: boolean;
 
   /** The body sent to nginx for `data`. */
   abstract encodeMessage(data: unknown, channels: readonly string[], options: PublishOptions): string;

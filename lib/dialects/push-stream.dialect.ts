@@ -57,6 +57,8 @@ export class PushStreamModuleDialect extends PushStreamDialect {
   readonly notFoundStatus = 404;
   /** `push_stream_channels_statistics` location of nginx/push-stream.conf.template. */
   readonly statsPath = '/channels-stats';
+  /** Yes: channels and stored messages live in shared memory, not in one worker (test/e2e/workers.e2e.spec.ts). */
+  readonly survivesWorkerDeath = true;
 
   constructor(channelDelimiter: string = DELIMITER) {
     super();

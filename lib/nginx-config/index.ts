@@ -1,10 +1,15 @@
 export {
   NGINX_CONFIG_DIR,
   NginxConfigValueError,
+  TICKET_SCRIPT,
+  needsJsModule,
+  parseWorkers,
   renderMainConfig,
   renderServerConfig,
   renderStandaloneConfig,
   renderTemplate,
   validateNginxConfigValues,
+  workerProcesses,
   type NginxConfigValues,
+  type NginxSubscriberAuth,
 } from './nginx-config.js';

@@ -84,6 +84,12 @@ export interface PushStreamAuthOptions {
    * session the application handed it to with `PushStreamChannels.issuePage(req.session)`.
    */
   pageChannels?: PageChannelPolicy;
+  /**
+   * How long a signed subscription ticket (PushStreamTickets) opens subscriptions, in seconds.
+   * nginx checks tickets without asking the app, so this is also how long a revoked session can
+   * still reconnect with a ticket it holds. Default 60.
+   */
+  ticketTtlSeconds?: number;
 }
 
 export type PageChannelPolicy = 'any' | 'issued';
@@ -102,7 +108,7 @@ export interface ResolvedPushStreamOptions {
   maxChannelNameLength: number;
   channelDelimiter: string;
   auth: Required<
-    Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels'>
+    Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels' | 'ticketTtlSeconds'>
   > &
     Pick<PushStreamAuthOptions, 'resolveUser'>;
   undici: UndiciHttpClientOptions;

@@ -14,6 +14,9 @@ import type {
 
 const SAFE_PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };
+/** Default of auth.ticketTtlSeconds: a minute bounds how long a revoked session can reconnect with a ticket it holds. */
+const DEFAULT_TICKET_TTL_SECONDS = 60;
+
 /** The default of auth.maxChannelsPerRequest, under the name the e2e suites import. */
 export { DEFAULT_MAX_CHANNELS_PER_SUBSCRIPTION as DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../shared/push-stream-protocol.js';
 
@@ -152,6 +155,7 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
       rules,
       maxChannelsPerRequest,
       pageChannels,
+      ticketTtlSeconds: positiveInt('auth.ticketTtlSeconds', auth.ticketTtlSeconds, DEFAULT_TICKET_TTL_SECONDS),
     },
     undici,
   };

@@ -55,3 +55,16 @@ export const CHANNEL_DELETED_MESSAGE_ID = -2;
 
 /** Text of the channel-deleted notice (push_stream_channel_deleted_message_text, the Nchan notice's text). */
 export const CHANNEL_DELETED_TEXT = 'Channel deleted';
+
+/**
+ * Signed subscription tickets (opt-in): the app signs a channel set and an expiry, nginx checks the
+ * signature by itself (nginx/push-stream-ticket.js, njs) and never asks the app. A ticket is
+ * `<expiry, unix seconds>.<base64url HMAC-SHA256>`, sent as the query argument named here.
+ */
+export const TICKET_QUERY_PARAMETER = 'ticket';
+
+/** The expiry (unix seconds) a ticket carries in clear, or null when `ticket` is not one. */
+export function ticketExpiry(ticket: string): number | null {
+  const m = /^(\d{1,12})\.[A-Za-z0-9_-]{43}$/.exec(ticket);
+  return m ? Number(m[1]) : null;
+}

@@ -16,3 +16,6 @@ export { PUSH_STREAM_CHANNEL_RULES } from '../auth/auth.constants.js';
 // Integration tests against a real nginx.
 export { NginxTestServer, findFreePort, isListening, type NginxReloadOptions, type NginxTestServerOptions } from './nginx-test-server.js';
 export { NGINX_CONFIG_DIR } from '../nginx-config/nginx-config.js';
+
+// The signed-ticket format (PushStreamTickets), to sign and check tickets in tests.
+export { deriveTicketKey, signTicket, ticketChannelPath, verifyTicket, type TicketVerdict } from '../tickets/subscription-ticket.js';

@@ -4,11 +4,12 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findNginx, locateModule } from '../../nginx/nginx-tools.mjs';
+import { findNginx, locateJsModule, locateModule } from '../../nginx/nginx-tools.mjs';
 import { createDialect } from '../dialects/create-dialect.js';
 // The renderer users' configs come from (`nestjs-push-stream nginx-config`): what is tested is what is deployed.
-import { NGINX_CONFIG_DIR, renderMainConfig, renderServerConfig } from '../nginx-config/nginx-config.js';
+import { NGINX_CONFIG_DIR, renderMainConfig, renderServerConfig, type NginxConfigValues } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
+import { deriveTicketKey } from '../tickets/subscription-ticket.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +32,14 @@ export interface NginxTestServerOptions {
   workRoot?: string;
   /** TLS on the public listener (PEM files): `baseUrl` is then `https://`, WebSockets `wss://`. */
   tls?: { certificate: string; key: string };
+  /**
+   * The module's `secret`: subscriber locations then take signed tickets (`?ticket=`), checked by
+   * nginx with `deriveTicketKey(ticketSecret)`, and never ask `appUpstream`. Needs njs
+   * (libnginx-mod-http-js). Default: nginx asks the app (`auth_request`).
+   */
+  ticketSecret?: string;
+  /** `worker_processes`. Default: the shipped one, `auto` for push-stream and 1 for Nchan. */
+  workers?: number | 'auto';
 }
 
 export interface NginxReloadOptions {
@@ -62,6 +71,13 @@ export function moduleLoadLine(server: PushStreamServerKind, binary = findNginx(
   return found.loadModule ? `load_module ${found.loadModule};` : '';
 }
 
+/** `load_module` line for njs (ticket mode), or '' when the binary has it compiled in. */
+export function jsModuleLoadLine(binary = findNginx() ?? 'nginx'): string {
+  const found = locateJsModule(binary);
+  if (found.missing !== undefined) throw new Error(found.missing);
+  return found.loadModule ? `load_module ${found.loadModule};` : '';
+}
+
 /**
  * A real nginx on free loopback ports, from the package's own configs, in a temporary folder.
  * For end-to-end tests of an application that uses nestjs-push-stream:
@@ -88,20 +104,25 @@ export class NginxTestServer {
     const configDir = options.configDir ?? NGINX_CONFIG_DIR;
     const port = options.port ?? (await findFreePort());
     const pubPort = options.pubPort ?? (await findFreePort());
-    const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'nestjs-push-stream-nginx-'));
-    await mkdir(join(workDir, 'logs'));
-    await mkdir(join(workDir, 'tmp'));
-    const serverConf = join(workDir, 'server.conf');
-    const values = {
+    const values: NginxConfigValues = {
       server,
       listen: `127.0.0.1:${port}`,
       pubListen: `127.0.0.1:${pubPort}`,
       pubAllow: '127.0.0.1',
       app: options.appUpstream,
       tls: options.tls,
+      auth: options.ticketSecret === undefined ? { mode: 'session' } : { mode: 'ticket', ticketKey: deriveTicketKey(options.ticketSecret) },
+      workers: options.workers,
     };
-    await writeFile(serverConf, await renderServerConfig(values, configDir));
-    await writeFile(join(workDir, 'nginx.conf'), await renderMainConfig(serverConf, moduleLoadLine(server, binary, options.modulePath), configDir));
+    // Before the work folder exists: a missing module or script leaves nothing behind.
+    const loadModules = [moduleLoadLine(server, binary, options.modulePath), options.ticketSecret === undefined ? '' : jsModuleLoadLine(binary)];
+    const serverText = await renderServerConfig(values, configDir);
+    const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'nestjs-push-stream-nginx-'));
+    await mkdir(join(workDir, 'logs'));
+    await mkdir(join(workDir, 'tmp'));
+    const serverConf = join(workDir, 'server.conf');
+    await writeFile(serverConf, serverText);
+    await writeFile(join(workDir, 'nginx.conf'), await renderMainConfig(values, serverConf, loadModules.filter(Boolean).join('\n'), configDir));
     const instance = new NginxTestServer(server, port, pubPort, workDir, binary, options.tls !== undefined);
     try {
       await instance.start();

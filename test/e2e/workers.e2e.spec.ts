@@ -1,16 +1,17 @@
 // Several nginx workers (issue: "One worker is one outage"), on both servers, with the shipped
-// configs copied and `worker_processes 2`: channels shared across workers, one worker killed
+// configs and NginxTestServer's `workers: 2`: channels shared across workers, one worker killed
 // (SIGKILL) and restarted by the master, one worker hung (SIGSTOP) and PushStreamService.health().
-// What the two modules do differently is in TRAITS; nginx.conf.template explains why the shipped
-// main config still runs one worker (Nchan).
+// What the two modules do differently is what each dialect states (survivesWorkerDeath: Nchan
+// owns each channel in one worker, push-stream shares everything in one shared memory zone), which
+// also picks the shipped worker count (checked first).
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { cp, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { createDialect } from '../../lib/dialects/create-dialect.js';
 import { PushStreamModule, PushStreamService, PushStreamTimeoutError } from '../../lib/index.js';
-import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
-import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
+import { NginxTestServer } from '../../lib/testing/index.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { E2E_SECRET, eventually } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
@@ -18,18 +19,6 @@ import WebSocket from 'ws';
 
 const PREFIX = 'wk';
 const WORKERS = 2;
-
-interface ServerTraits {
-  /** Messages stored in a channel survive the death of a worker (else: those of the channels it owned are lost). */
-  storeSurvivesWorkerDeath: boolean;
-}
-
-const TRAITS: Record<PushStreamServerKind, ServerTraits> = {
-  // Everything lives in one shared memory zone.
-  'push-stream': { storeSurvivesWorkerDeath: true },
-  // Each channel is owned by one worker (a hash of its id); the owner keeps its messages.
-  nchan: { storeSurvivesWorkerDeath: false },
-};
 
 /** The worker pids of the nginx whose master pid is in `workDir/nginx.pid` (Linux /proc). */
 async function workerPids(nginx: NginxTestServer): Promise<number[]> {
@@ -146,24 +135,37 @@ function freshAddress(): string {
   return `127.3.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
 }
 
+describe.each(SERVERS)('the shipped worker count on %s', (server) => {
+  it('is auto (one per core, more than one on this multi-core host) where the server survives a worker\'s death, else 1', async () => {
+    const app = await AuthStubServer.start();
+    const nginx = await NginxTestServer.start({ server, appUpstream: app.upstream });
+    try {
+      const survives = createDialect(server).survivesWorkerDeath;
+      expect(survives).toBe(server === 'push-stream');
+      const conf = await readFile(nginx.configFile, 'utf8');
+      expect(conf.match(/^worker_processes \S+;$/gm)).toEqual([`worker_processes ${survives ? 'auto' : 1};`]);
+      // The master forks its workers after it listens: counted once they are all there.
+      const expected = survives ? cpus().length : 1;
+      await eventually(`${expected} workers`, async () => (await workerPids(nginx)).length === expected);
+      if (survives && cpus().length > 1) expect((await workerPids(nginx)).length).toBeGreaterThan(1);
+    } finally {
+      await nginx.dispose();
+      await app.close();
+    }
+  });
+});
+
 describe.each(SERVERS)(`on %s with ${WORKERS} workers`, (server) => {
-  const T = TRAITS[server];
+  const survivesWorkerDeath = createDialect(server).survivesWorkerDeath;
   let app: AuthStubServer;
   let nginx: NginxTestServer;
-  let configDir: string;
   let context: INestApplicationContext;
   let push: PushStreamService;
   const open: WebSocketSubscriber[] = [];
 
   beforeAll(async () => {
-    configDir = await mkdtemp(join(tmpdir(), 'workers-e2e-config-'));
-    await cp(NGINX_CONFIG_DIR, configDir, { recursive: true });
-    const main = join(configDir, 'nginx.conf.template');
-    const shipped = await readFile(main, 'utf8');
-    expect(shipped).toMatch(/^worker_processes \d+;$/m);
-    await writeFile(main, shipped.replace(/^worker_processes \d+;$/m, `worker_processes ${WORKERS};`));
     app = await AuthStubServer.start();
-    nginx = await NginxTestServer.start({ server, appUpstream: app.upstream, configDir });
+    nginx = await NginxTestServer.start({ server, appUpstream: app.upstream, workers: WORKERS });
     context = await NestFactory.createApplicationContext(
       PushStreamModule.forRoot({
         server,
@@ -188,7 +190,6 @@ describe.each(SERVERS)(`on %s with ${WORKERS} workers`, (server) => {
     await context?.close();
     await nginx?.dispose();
     await app?.close();
-    await rm(configDir, { recursive: true, force: true });
   });
 
   /**
@@ -274,7 +275,7 @@ describe.each(SERVERS)(`on %s with ${WORKERS} workers`, (server) => {
       kept.set(channel, info !== null && info.storedMessages === 1);
       await push.publish(channel, `after the kill ${channel}`);
     }
-    if (T.storeSurvivesWorkerDeath) {
+    if (survivesWorkerDeath) {
       expect([...kept.values()].every(Boolean)).toBe(true);
     } else {
       // Nchan: the channels the dead worker owned are gone, messages included; the survivor's stayed.
@@ -284,7 +285,7 @@ describe.each(SERVERS)(`on %s with ${WORKERS} workers`, (server) => {
 
     // Subscribers on the surviving worker keep receiving: every channel on push-stream; on Nchan the
     // channels it owns (the others stay connected and get nothing until a reload: below).
-    const expected = channels.filter((c) => T.storeSurvivesWorkerDeath || kept.get(c)).map((c) => `after the kill ${c}`);
+    const expected = channels.filter((c) => survivesWorkerDeath || kept.get(c)).map((c) => `after the kill ${c}`);
     const survivors = placed.filter((p) => p.pid === survivor);
     expect(survivors.length).toBeGreaterThan(0);
     for (const p of survivors) await receives(p.sub, ...expected);

@@ -2,9 +2,35 @@
 // runs `nginx -t` on them with both modules.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NGINX_CONFIG_DIR, renderTemplate } from '../../lib/nginx-config/nginx-config.js';
+import {
+  NGINX_CONFIG_DIR,
+  NginxConfigValueError,
+  renderMainConfig,
+  renderServerConfig,
+  renderTemplate,
+  TICKET_SCRIPT,
+  validateNginxConfigValues,
+  type NginxConfigValues,
+} from '../../lib/nginx-config/nginx-config.js';
+import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
+import { deriveTicketKey } from '../../lib/tickets/subscription-ticket.js';
 
 const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
+
+/** Values whose rendering is easy to search: the public listener, the internal one, the app. */
+const valuesFor = (server: PushStreamServerKind, extra: Partial<NginxConfigValues> = {}): NginxConfigValues => ({
+  server,
+  listen: '127.0.0.1:9080',
+  pubListen: '127.0.0.1:9081',
+  pubAllow: '10.0.0.0/8',
+  app: '127.0.0.1:3000',
+  ...extra,
+});
+const PUBLIC = '127.0.0.1:9080';
+const INTERNAL = '127.0.0.1:9081';
+const KEY = deriveTicketKey('unit-test-secret-0123456789');
+const AUTH_REQUEST = 'auth_request /_push_stream_auth;';
+const TICKET_CHECK = 'if ($push_stream_ticket_ok != "1") { return 403; }';
 
 /** The body of `location <pattern> { ... }` (no nested braces except one-line `if` blocks). */
 function location(conf: string, pattern: string): string {
@@ -33,16 +59,17 @@ function nginxString(quoted: string): string {
 
 const SUBSCRIBERS = ['^/sub/(.*)$', '^/ws/(.*)$', '^/ev/(.*)$', '^/lp/(.*)$'];
 
-describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
+describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template, rendered (session mode)', (kind) => {
   let conf: string;
   beforeAll(async () => {
-    conf = await read(`${kind}.conf.template`);
+    conf = await renderServerConfig(valuesFor(kind));
   });
 
   it.each(SUBSCRIBERS)('subscriber location %s asks the app first, with the channels the module reads', (pattern) => {
-    const body = location(server(conf, '${NGINX_LISTEN}'), `~ ${pattern}`);
+    const body = location(server(conf, PUBLIC), `~ ${pattern}`);
     expect(body).toContain('set $push_channels $1;');
-    expect(body).toContain('auth_request /_push_stream_auth;');
+    expect(body).toContain(AUTH_REQUEST);
+    expect(body).not.toContain('ticket');
     expect(body).toMatch(kind === 'nchan' ? /nchan_channel_id \$push_channels;/ : /push_stream_channels_path \$push_channels;/);
     if (kind === 'push-stream') expect(body).toContain('if ($arg_callback) { return 403; }');
   });
@@ -53,16 +80,16 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
       'proxy_set_header X-Push-Stream-Channels $push_channels;']) {
       expect(body).toContain(line);
     }
-    expect(location(server(conf, '${NGINX_LISTEN}'), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
+    expect(location(server(conf, PUBLIC), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
   });
 
   it('asks the app over kept-alive HTTP/1.1 connections of one upstream, with small buffers', () => {
     const body = location(conf, '= /_push_stream_auth');
-    expect(conf).toMatch(/upstream push_stream_app \{\n\$\{APP_SERVERS\}\n  keepalive \d+;\n  keepalive_timeout 4s;\n\}/);
+    expect(conf).toMatch(/upstream push_stream_app \{\n  server 127\.0\.0\.1:3000;\n  keepalive \d+;\n  keepalive_timeout 4s;\n\}/);
     expect(body).toContain('proxy_pass http://push_stream_app/push-stream/auth;');
     expect(body).toContain('proxy_http_version 1.1;');
     expect(body).toMatch(/proxy_buffer_size 1k;\s+proxy_buffers 2 1k;/);
-    expect(location(server(conf, '${NGINX_LISTEN}'), '/')).toContain('proxy_pass http://push_stream_app;');
+    expect(location(server(conf, PUBLIC), '/')).toContain('proxy_pass http://push_stream_app;');
   });
 
   it('sends the auth request no client header verbatim: forwarding headers from nginx’s own variables', () => {
@@ -84,7 +111,7 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
   });
 
   it('never lets the auth request end in a 500 for a bad request: too large is refused first, unparsable is a 403', () => {
-    const publicServer = server(conf, '${NGINX_LISTEN}');
+    const publicServer = server(conf, PUBLIC);
     // The three values the auth request carries from the visitor, bounded below Node's 16 KiB.
     const map = /map "\$http_cookie\$http_host\$push_channels" \$push_stream_auth_too_large \{([\s\S]*?)\n\}/.exec(conf);
     expect(map).not.toBeNull();
@@ -104,18 +131,80 @@ describe.each(['nchan', 'push-stream'])('nginx/%s.conf.template', (kind) => {
   });
 
   it('publishes, deletes and reports statistics only on the internal listener, loopback and one network allowed', () => {
-    const publicServer = server(conf, '${NGINX_LISTEN}');
-    const internal = server(conf, '${NGINX_PUB_LISTEN}');
+    const publicServer = server(conf, PUBLIC);
+    const internal = server(conf, INTERNAL);
     expect(publicServer).not.toMatch(/nchan_publisher|push_stream_publisher|nchan_stub_status|push_stream_channels_statistics/);
     expect(location(internal, '= /pub')).toMatch(kind === 'nchan' ? /nchan_publisher;/ : /push_stream_publisher admin;/);
-    expect(internal).toMatch(/allow 127\.0\.0\.1;\s+allow ::1;\s+allow \$\{NGINX_PUB_ALLOW\};\s+deny all;/);
+    expect(internal).toMatch(/allow 127\.0\.0\.1;\s+allow ::1;\s+allow 10\.0\.0\.0\/8;\s+deny all;/);
+  });
+});
+
+describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template in ticket mode', (kind) => {
+  let session: string;
+  let ticket: string;
+  beforeAll(async () => {
+    session = await renderServerConfig(valuesFor(kind));
+    ticket = await renderServerConfig(valuesFor(kind, { auth: { mode: 'ticket', ticketKey: KEY } }));
+  });
+
+  it('differs from session mode only in the njs lines and the check that replaces auth_request: limits, caps and guards stay', () => {
+    const njs = /\n\n(?:#.*\n)+js_import push_stream_ticket from (\S+);\njs_var \$push_stream_ticket_key ([0-9a-f]{64});\njs_set \$push_stream_ticket_ok push_stream_ticket\.verify;/.exec(ticket);
+    expect(njs).not.toBeNull();
+    expect(njs![1]).toBe(join(NGINX_CONFIG_DIR, TICKET_SCRIPT));
+    expect(njs![2]).toBe(KEY);
+    expect(ticket.replace(njs![0], '').replaceAll(TICKET_CHECK, AUTH_REQUEST)).toBe(session);
+  });
+
+  it.each(SUBSCRIBERS)('%s checks the ticket after the channels are set and the size guard, and never asks the app', (pattern) => {
+    const body = location(server(ticket, PUBLIC), `~ ${pattern}`);
+    expect(body).not.toContain('auth_request');
+    const check = body.indexOf(TICKET_CHECK);
+    expect(check).toBeGreaterThan(body.indexOf('if ($push_stream_auth_too_large) { return 494; }'));
+    expect(check).toBeGreaterThan(body.indexOf('set $push_channels $1;'));
+    expect(body).toContain('limit_req zone=push_subscribers');
+  });
+
+  it('comes from the same template as session mode: one placeholder per subscriber location, one for the njs lines', async () => {
+    const raw = await read(`${kind}.conf.template`);
+    expect(raw.match(/\$\{NGINX_SUBSCRIBER_AUTH\}/g)).toHaveLength(SUBSCRIBERS.length);
+    for (const pattern of SUBSCRIBERS) expect(location(raw, `~ ${pattern}`)).toContain('    ${NGINX_SUBSCRIBER_AUTH}\n');
+    expect(raw.match(/\$\{NGINX_TICKET_VERIFIER\}/g)).toHaveLength(1);
+  });
+
+  it('nowhere sends a subscriber to the app: auth_request appears in no location', () => {
+    expect(ticket).not.toContain('auth_request /');
+  });
+
+  it('writes the derived key, and refuses one that is not 64 lower-case hex characters', async () => {
+    for (const ticketKey of [KEY.toUpperCase(), KEY.slice(1), `${KEY.slice(0, 63)}; include /etc/passwd`, '']) {
+      const values = valuesFor(kind, { auth: { mode: 'ticket', ticketKey } });
+      expect(() => validateNginxConfigValues(values)).toThrow(NginxConfigValueError);
+      await expect(renderServerConfig(values)).rejects.toThrow(/64 lower-case hex/);
+    }
+  });
+});
+
+describe('nginx/nginx.conf.template: workers', () => {
+  it.each([
+    ['push-stream', undefined, 'auto'],
+    ['nchan', undefined, '1'],
+    ['nchan', 3, '3'],
+    ['push-stream', 1, '1'],
+    ['nchan', 'auto', 'auto'],
+  ] as const)('%s with workers %s renders worker_processes %s', async (kind, workers, expected) => {
+    const main = await renderMainConfig({ server: kind, workers }, '/x/server.conf', '');
+    expect(main.match(/^worker_processes (\S+);$/gm)).toEqual([`worker_processes ${expected};`]);
+  });
+
+  it.each([0, -1, 1.5, 1025])('refuses workers %s', (workers) => {
+    expect(() => validateNginxConfigValues(valuesFor('nchan', { workers }))).toThrow(/workers: .* is not "auto" or a number of workers/);
   });
 });
 
 describe('push-stream message templates', () => {
   let conf: string;
   beforeAll(async () => {
-    conf = await read('push-stream.conf.template');
+    conf = await renderServerConfig(valuesFor('push-stream'));
   });
 
   it.each(SUBSCRIBERS)('%s: the template yields valid JSON for a JSON message; stream mode ends with a newline', (pattern) => {

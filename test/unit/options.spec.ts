@@ -50,6 +50,7 @@ describe('resolvePushStreamOptions', () => {
         rules: [],
         maxChannelsPerRequest: 16,
         pageChannels: 'any',
+        ticketTtlSeconds: 60,
       },
       undici: {},
     });

@@ -10,7 +10,12 @@ export const longPollingTransport: Transport = {
     const controller = new AbortController();
     let openTimer: ReturnType<typeof setTimeout> | null = setTimeout(() => ctx.onOpen(), LONGPOLL_OPEN_AFTER_MS);
     const loop = async (): Promise<void> => {
-      while (ctx.isCurrent()) {
+      for (let first = true; ctx.isCurrent(); first = false) {
+        const ready = first ? undefined : ctx.beforeNextRequest();
+        if (ready) {
+          await ready;
+          if (!ctx.isCurrent()) return;
+        }
         let res: Response;
         try {
           // A new URL for every poll: the resume position moves from answer to answer.

@@ -27,6 +27,12 @@ export interface TransportContext {
   readonly eventTypes: readonly string[];
   /** Long polling: the pause before polling again after an answer without messages. */
   noMessagePauseMs(): number;
+  /**
+   * Long polling, before each poll after the first (each poll is a new subscriber request): a
+   * promise to wait for before url() (the client renews a ticket near its expiry), or undefined
+   * when the request can go at once. The attempt may have ended meanwhile: check isCurrent().
+   */
+  beforeNextRequest(): Promise<void> | undefined;
   onOpen(): void;
   onFrame(frame: DecodedFrame): void;
   onEnd(ending: TransportEnding): void;

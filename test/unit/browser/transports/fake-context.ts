@@ -35,7 +35,10 @@ export function recordingDialect(overrides: Partial<BrowserServerDialect> = {}) 
 }
 
 /** A context whose callbacks are spies; after onEnd isCurrent() is false, as in the client. */
-export function fakeContext(dialect: BrowserServerDialect, options: { eventTypes?: string[]; pauseMs?: number } = {}) {
+export function fakeContext(
+  dialect: BrowserServerDialect,
+  options: { eventTypes?: string[]; pauseMs?: number; beforeNextRequest?: () => Promise<void> | undefined } = {},
+) {
   let current = true;
   const ctx = {
     dialect,
@@ -44,6 +47,7 @@ export function fakeContext(dialect: BrowserServerDialect, options: { eventTypes
     withCredentials: false,
     eventTypes: options.eventTypes ?? [],
     noMessagePauseMs: () => options.pauseMs ?? 100,
+    beforeNextRequest: jest.fn((): Promise<void> | undefined => options.beforeNextRequest?.()),
     onOpen: jest.fn(),
     onFrame: jest.fn<(frame: DecodedFrame) => void>(),
     onEnd: jest.fn((_ending: TransportEnding) => {

@@ -68,6 +68,39 @@ describe('longPollingTransport (server-neutral: statuses and ids come from the d
     expect(ctx.onOpen).not.toHaveBeenCalled();
   });
 
+  it('before each poll after the first, waits for what beforeNextRequest() returns (the client renewing a ticket), then checks it is still current', async () => {
+    const { dialect } = recordingDialect();
+    const fetch = fakeFetch([() => new Response('body-1', { status: 200 }), () => new Response('body-2', { status: 200 })]);
+    let release!: () => void;
+    const hook = jest.fn((): Promise<void> | undefined => (hook.mock.calls.length === 1 ? new Promise<void>((r) => (release = r)) : undefined));
+    const ctx = fakeContext(dialect, { beforeNextRequest: hook });
+    const stop = longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(hook).toHaveBeenCalledTimes(1);
+    expect(ctx.url).toHaveBeenCalledTimes(1); // the URL is built after the wait, with what it renewed
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(fetch).toHaveBeenCalledTimes(3);
+    expect(hook).toHaveBeenCalledTimes(2);
+    ctx.isCurrent.mockReturnValue(false);
+    stop();
+  });
+
+  it('an attempt ended while beforeNextRequest() was pending sends no further poll', async () => {
+    const { dialect } = recordingDialect();
+    const fetch = fakeFetch([() => new Response('body-1', { status: 200 })]);
+    let release!: () => void;
+    const ctx = fakeContext(dialect, { beforeNextRequest: () => new Promise<void>((r) => (release = r)) });
+    longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    ctx.isCurrent.mockReturnValue(false);
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(ctx.onEnd).not.toHaveBeenCalled();
+  });
+
   it('a poll pending for 1 s counts as open', async () => {
     const { dialect } = recordingDialect();
     fakeFetch([]);

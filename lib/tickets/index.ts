@@ -1,0 +1,3 @@
+export { PushStreamTickets } from './push-stream-tickets.service.js';
+export type { SubscriptionTicket, TicketOptions } from './subscription-ticket.interface.js';
+export { deriveTicketKey, signTicket, ticketChannelPath, verifyTicket, type TicketVerdict } from './subscription-ticket.js';
