@@ -27,6 +27,7 @@ export type {
   ChannelInfo,
   JsonValue,
   PublishManyResult,
+  PublisherNodeOutcome,
   PublishOptions,
   PublishResult,
   ServerStats,
@@ -46,6 +47,7 @@ export {
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
+  PartialNodePublishError,
   PartialPublishError,
   PushStreamConfigError,
   PushStreamConnectionError,
@@ -54,6 +56,7 @@ export {
   PushStreamProtocolError,
   PushStreamTimeoutError,
   redactUrl,
+  type FailedPublisherNode,
 } from './errors/push-stream.exception.js';
 
 // Subscriber authorization.
@@ -64,3 +67,10 @@ export { PushStreamAuthController } from './auth/push-stream-auth.controller.js'
 export { PushStreamAuthEndpoint } from './auth/push-stream-auth-endpoint.decorator.js';
 export type { SubscriberAuthRequest } from './auth/subscriber-auth-request.js';
 export { loadedSessionId } from './auth/request-session.js';
+
+// What the library reports as it works (metrics, tracing): provide one to observe.
+export { PushStreamObserver, type AuthorizationEvent, type PublishEvent } from './observability/push-stream-observer.js';
+
+// Signed subscription tickets (opt-in): checked by nginx, no request to the app per subscription.
+export { PushStreamTickets } from './tickets/push-stream-tickets.service.js';
+export type { SubscriptionTicket, TicketOptions } from './tickets/subscription-ticket.interface.js';

@@ -11,6 +11,7 @@ import { ChannelAuthorizer } from './channel-authorizer.js';
 import { ChannelRuleRegistry } from './channel-rule-registry.js';
 import type { ChannelRule } from './channel-rule.interface.js';
 import { createPushStreamAuthController, PushStreamAuthController } from './push-stream-auth.controller.js';
+import { PushStreamTickets } from '../tickets/push-stream-tickets.service.js';
 
 /**
  * The controllers and providers the auth feature adds to PushStreamModule.
@@ -40,10 +41,12 @@ export function authModuleParts(route: string | false): {
     ChannelRuleRegistry,
     ChannelAuthorizer,
     ChannelAuthGuard,
+    // Signs with the same rules the endpoint applies.
+    PushStreamTickets,
   ];
   return {
     controllers,
     providers,
-    exports: [PUSH_STREAM_CHANNEL_RULES, ChannelRuleRegistry, ChannelAuthorizer, ChannelAuthGuard],
+    exports: [PUSH_STREAM_CHANNEL_RULES, ChannelRuleRegistry, ChannelAuthorizer, ChannelAuthGuard, PushStreamTickets],
   };
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { PushStreamChannels } from '../channels/push-stream-channels.js';
 import { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
+import { PushStreamObserver } from '../observability/push-stream-observer.js';
 import type { PushStreamUser, ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
 import { PUSH_STREAM_RESOLVED_OPTIONS } from '../push-stream.constants.js';
 import { CHANNELS_HEADER, ORIGINAL_URI_HEADER } from './auth.constants.js';
@@ -13,7 +14,8 @@ import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
 
 export type ChannelAuthDecision =
   | { allowed: true; channels: ParsedChannel[]; user: PushStreamUser | null; sessionId: string | null }
-  | { allowed: false; status: 401 | 403; reason: string };
+  /** `kind`: of the channel a rule refused; absent when the request was refused as malformed. */
+  | { allowed: false; status: 401 | 403; reason: string; kind?: string };
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -32,19 +34,35 @@ export class ChannelAuthorizer {
     @Inject(PushStreamDialect) private readonly dialect: PushStreamDialect,
     private readonly channels: PushStreamChannels,
     private readonly registry: ChannelRuleRegistry,
+    @Optional() private readonly observer?: PushStreamObserver,
   ) {}
 
+  /** nginx's auth subrequest: the channels are the value nginx puts in the channels header. */
   async authorize(req: SubscriberAuthRequest): Promise<ChannelAuthDecision> {
-    try {
-      return await this.decide(req);
-    } catch (err) {
-      this.logger.warn(`Refused ${this.uriOf(req)}: unexpected error: ${errorText(err)}`);
-      return { allowed: false, status: 403, reason: 'unexpected error' };
-    }
+    return this.authorizeChannelPath(req, req.headers[CHANNELS_HEADER]);
   }
 
-  private async decide(req: SubscriberAuthRequest): Promise<ChannelAuthDecision> {
-    const parsedIds = parseSubscriberChannelIds(req.headers[CHANNELS_HEADER], this.dialect, {
+  /**
+   * The same decision for a channel path the application names itself (as the server's subscriber
+   * URL writes it), with the request's session and user: what a signed ticket may cover.
+   */
+  async authorizeChannelPath(req: SubscriberAuthRequest, channelPath: unknown): Promise<ChannelAuthDecision> {
+    let decision: ChannelAuthDecision;
+    try {
+      decision = await this.decide(req, channelPath);
+    } catch (err) {
+      this.logger.warn(`Refused ${this.uriOf(req)}: unexpected error: ${errorText(err)}`);
+      decision = { allowed: false, status: 403, reason: 'unexpected error' };
+    }
+    if (this.observer) {
+      const kinds = decision.allowed ? decision.channels.map((c) => c.kind) : decision.kind === undefined ? [] : [decision.kind];
+      this.observer.authorized({ allowed: decision.allowed, kinds });
+    }
+    return decision;
+  }
+
+  private async decide(req: SubscriberAuthRequest, channelPath: unknown): Promise<ChannelAuthDecision> {
+    const parsedIds = parseSubscriberChannelIds(channelPath, this.dialect, {
       maxChannelNameLength: this.options.maxChannelNameLength,
       wildcardPrefixes: this.options.auth.wildcardPrefixes,
       hasRule: (id) => this.ruleFor(id) !== undefined,
@@ -79,12 +97,12 @@ export class ChannelAuthorizer {
         allowed = await rule.canSubscribe({ request: req, user, sessionId, channel });
       } catch (err) {
         this.logger.warn(`Refused ${this.uriOf(req)}: the "${rule.kind}" rule threw: ${errorText(err)}`);
-        return { allowed: false, status: 403, reason: `the "${rule.kind}" rule failed` };
+        return { allowed: false, status: 403, reason: `the "${rule.kind}" rule failed`, kind: rule.kind };
       }
       // Only a real `true` allows: a rule returning a truthy object or string by mistake denies.
       if (allowed !== true) {
         const status = rule.requiresSession && sessionId === null && user === null ? 401 : 403;
-        return this.refuse(req, status, `channel ${describeId(channel.name)} refused by the "${rule.kind}" rule`);
+        return { ...this.refuse(req, status, `channel ${describeId(channel.name)} refused by the "${rule.kind}" rule`), kind: rule.kind };
       }
     }
     return { allowed: true, channels, user, sessionId };
@@ -95,7 +113,7 @@ export class ChannelAuthorizer {
     return channel ? this.registry.get(channel.kind) : undefined;
   }
 
-  private refuse(req: SubscriberAuthRequest, status: 401 | 403, reason: string): ChannelAuthDecision {
+  private refuse(req: SubscriberAuthRequest, status: 401 | 403, reason: string): Extract<ChannelAuthDecision, { allowed: false }> {
     // Refusals are routine (expired sessions, probes): debug, not warn.
     this.logger.debug(`Refused ${this.uriOf(req)} with ${status}: ${reason}`);
     return { allowed: false, status, reason };

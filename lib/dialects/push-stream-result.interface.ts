@@ -1,9 +1,25 @@
-/** Publish options; both become headers nginx turns into the EventSource `id:`/`event:` lines. */
+/** Publish options; the event id and type become headers nginx turns into the EventSource `id:`/`event:` lines. */
 export interface PublishOptions {
   /** Event id (push-stream `Event-ID`, `~event-id~`; carried in the message envelope on Nchan). */
   eventId?: string;
   /** Event type (push-stream `Event-Type`; Nchan `X-EventSource-Event`). */
   eventType?: string;
+  /**
+   * With several `publisherUrl`s: publish only to these nodes (indexes into that list), e.g. the
+   * `failed` ones of a PartialNodePublishError, so that a node that has the message never gets it
+   * twice. Default: every node.
+   */
+  nodes?: readonly number[];
+}
+
+/** One nginx node's answer to a publish, when several `publisherUrl`s are configured. */
+export interface PublisherNodeOutcome {
+  /** Index into the `publisherUrl` list (what PublishOptions.nodes takes). */
+  index: number;
+  /** Its publisher URL, credentials redacted. */
+  url: string;
+  /** Subscribers it reached. */
+  subscribers: number;
 }
 
 /** One channel's counters. `publishedMessages` is null where the server does not count it (Nchan). */
@@ -17,15 +33,20 @@ export interface ChannelInfo {
 }
 
 /** What a publish to one channel returns. */
-export type PublishResult = ChannelInfo;
+export interface PublishResult extends ChannelInfo {
+  /** With several `publisherUrl`s: every node's answer (`subscribers` above is their sum). */
+  nodes?: PublisherNodeOutcome[];
+}
 
 /** What a publish to several channels in one request returns. */
 export interface PublishManyResult {
   channels: string[];
-  /** Subscribers reached, summed over the channels. */
+  /** Subscribers reached, summed over the channels (and over the nodes, with several). */
   subscribers: number;
-  /** Per-channel counters where the server reports them (push-stream); empty on Nchan, which sums. */
+  /** Per-channel counters where the server reports them (push-stream; the first node's); empty on Nchan, which sums. */
   infos: ChannelInfo[];
+  /** With several `publisherUrl`s: every node's answer. */
+  nodes?: PublisherNodeOutcome[];
 }
 
 /** A value as `JSON.parse` returns it. */

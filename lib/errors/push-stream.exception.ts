@@ -1,3 +1,4 @@
+import type { PublisherNodeOutcome } from '../dialects/push-stream-result.interface.js';
 /**
  * `text` with the credentials of every URL in it replaced by `***`:
  * `http://admin:secret@nginx:9081/pub` becomes `http://***@nginx:9081/pub`. Error messages name
@@ -133,6 +134,35 @@ export class ChannelSetTooLargeError extends PushStreamError {
     channels: readonly string[],
   ) {
     super(`Cannot subscribe to these channels: ${size} ${measure}, more than ${limit} (${reason})`, { channels });
+  }
+}
+
+/** A node that failed a publish: its place in the `publisherUrl` list, its URL (redacted) and why. */
+export interface FailedPublisherNode {
+  index: number;
+  url: string;
+  error: PushStreamError;
+}
+
+/**
+ * A publish to several nginx nodes that some answered and some did not (after their own retries).
+ * `published` have the message; publish again with `{ nodes: failed.map((n) => n.index) }` to
+ * reach the others without sending it twice to any. Retryable when every failure is.
+ */
+export class PartialNodePublishError extends PushStreamError {
+  constructor(
+    readonly published: readonly PublisherNodeOutcome[],
+    readonly failed: readonly FailedPublisherNode[],
+    channels: readonly string[],
+  ) {
+    const failures = failed.map((n) => `${n.url} (node ${n.index}): ${n.error.message}`).join('; ');
+    super(`Published to ${published.length} of ${published.length + failed.length} nginx nodes; not to ${failures}`, {
+      retryable: failed.every((n) => n.error.retryable),
+      status: failed[0]?.error.status,
+      explain: failed[0]?.error.explain,
+      channels,
+      cause: failed[0]?.error,
+    });
   }
 }
 

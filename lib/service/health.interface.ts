@@ -1,3 +1,4 @@
+import type { ServerStats } from '../dialects/push-stream-result.interface.js';
 import type { PushStreamError } from '../errors/push-stream.exception.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 
@@ -42,6 +43,8 @@ export interface HealthReport {
   healthy: boolean;
   server: PushStreamServerKind;
   checks: HealthCheck[];
+  /** The server's figures, when the stats check passed. */
+  stats?: Pick<ServerStats, 'channels' | 'subscribers' | 'storedMessages' | 'publishedMessages'>;
   /** push-stream only, when the stats check passed: the worker processes. */
   workers?: HealthWorker[];
 }

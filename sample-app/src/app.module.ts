@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { pushStreamConfig } from 'nestjs-push-stream/config';
 import { AuthModule } from './auth/auth.module.js';
+import { OpsModule } from './ops/ops.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { PageModule } from './page/page.module.js';
 import { RoomsModule } from './rooms/rooms.module.js';
@@ -25,6 +26,7 @@ import { throttlerOptions } from './throttling.js';
     ChatModule,
     RoomsModule,
     TasksModule,
+    OpsModule,
   ],
 })
 export class AppModule {}

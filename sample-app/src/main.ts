@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +93,13 @@ async function bootstrap(): Promise<void> {
   app.getHttpServer().on('close', () => void sessions.close());
   await app.listen(config.port, config.host);
   logger.log(`listening on http://${config.host}:${config.port} (open it through nginx, not directly)`);
+  if (config.internalPort !== undefined) {
+    // The same application on a loopback-only port: /internal/* answers there and nowhere else.
+    const internal = createServer(app.getHttpAdapter().getInstance());
+    await new Promise<void>((resolve, reject) => internal.once('error', reject).listen(config.internalPort, '127.0.0.1', resolve));
+    app.getHttpServer().on('close', () => internal.close());
+    logger.log(`internal listener (health, metrics) on http://127.0.0.1:${config.internalPort}/internal/`);
+  }
 }
 
 bootstrap().catch((err: unknown) => {

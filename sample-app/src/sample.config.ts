@@ -10,6 +10,8 @@ export interface DemoUser {
 export interface SampleConfig {
   host: string;
   port: number;
+  /** Loopback port of the internal listener (health, metrics), from INTERNAL_PORT; none when unset. */
+  internalPort?: number;
   /** Users who may log in, from DEMO_USERS=alice,bob,carol. */
   users: DemoUser[];
   /**
@@ -61,6 +63,7 @@ export const sampleConfig = registerAs('sample', (): SampleConfig => {
   return {
     host: process.env.HOST || '127.0.0.1',
     port: intEnv('PORT', 3000, 0, 65535),
+    internalPort: process.env.INTERNAL_PORT ? intEnv('INTERNAL_PORT', 0, 1, 65535) : undefined,
     users: parseDemoUsers(process.env.DEMO_USERS ?? 'alice,bob,carol'),
     sessionSecret: secret ?? randomBytes(32).toString('hex'),
     sessionSecretIsRandom: secret === undefined,

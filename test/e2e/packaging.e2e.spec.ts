@@ -41,7 +41,7 @@ let packed: PackResult;
 let manifest: Manifest;
 /** A project with the package and only its required dependencies and peers. */
 let minimal: string;
-/** The same plus the optional peers (@nestjs/axios, axios, @nestjs/config). */
+/** The same plus the optional peers (@nestjs/axios, axios, @nestjs/config, prom-client, @nestjs/terminus). */
 let full: string;
 
 async function npm(args: string[], cwd: string): Promise<string> {
@@ -129,6 +129,8 @@ describe('npm pack', () => {
         'dist/cli/main.js',
         'dist/http/axios-http-client.js',
         'dist/config/index.js',
+        'dist/metrics/index.js',
+        'dist/terminus/index.js',
         'dist/testing/index.js',
         'nginx/nginx.conf.template',
         'nginx/nchan.conf.template',
@@ -175,7 +177,8 @@ describe('the installed package in a separate Node process', () => {
     for (const entry of ['.', './browser', './testing']) {
       expect({ entry, names: await namesOf(minimal, entry) }).toEqual({ entry, names: [...PUBLIC_API[entry]].sort() });
     }
-    for (const entry of ['./axios', './config']) {
+    // Each optional peer (@nestjs/axios, @nestjs/config, prom-client, @nestjs/terminus) is needed by its own entry only.
+    for (const entry of ['./axios', './config', './metrics', './terminus']) {
       expect({ entry, names: await namesOf(full, entry) }).toEqual({ entry, names: [...PUBLIC_API[entry]].sort() });
     }
     expect(Object.keys(manifest.exports).filter((k) => k !== './package.json').sort()).toEqual(Object.keys(PUBLIC_API).sort());

@@ -177,6 +177,8 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   const pageErrors: string[] = [];
   let run = 0;
   let appPort: number;
+  /** The app's loopback-only internal listener (health, metrics). */
+  let internalPort: number;
   /** The package's publisher in the test itself, on the app's nginx: publishes past the app's rate limits. */
   let publisherModule: TestingModule;
   let push: PushStreamService;
@@ -246,10 +248,12 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
 
   beforeAll(async () => {
     appPort = await findFreePort();
+    internalPort = await findFreePort();
     nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}` });
     app = SampleApp.start({
       HOST: '127.0.0.1',
       PORT: String(appPort),
+      INTERNAL_PORT: String(internalPort),
       NGINX_PUSH_STREAM_SERVER: server,
       NGINX_PUSH_STREAM_PUB_URL: nginx.publisherUrl,
       NGINX_PUSH_STREAM_SECRET: SECRET,
@@ -710,6 +714,30 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
     await barrier(a.page, [a.page]);
     expect((await received(a.page)).filter((m) => m.eventType === 'joined').length - joinedBefore).toBe(accepted);
   }, 60_000);
+
+  it('serves health (@nestjs/terminus) and Prometheus metrics on its internal listener only', async () => {
+    const internal = `http://127.0.0.1:${internalPort}/internal`;
+    const health = await fetch(`${internal}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      status: 'ok',
+      details: { 'push-stream': { status: 'up', server, checks: [{ name: 'stats', ok: true }, { name: 'channel-info', ok: true }] } },
+    });
+    const metrics = await fetch(`${internal}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await metrics.text();
+    // What the earlier tests did: chat lines published, subscriptions allowed and refused (rooms: 401/403).
+    const sample = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    expect(sample(new RegExp(`^push_stream_publishes_total\\{server="${server}",outcome="ok"\\} (\\d+)$`, 'm'))).toBeGreaterThan(10);
+    expect(sample(/^push_stream_auth_decisions_total\{decision="allowed",kind="all"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(sample(/^push_stream_auth_decisions_total\{decision="refused",kind="room"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(sample(/^push_stream_server_up (\d+)$/m)).toBe(1);
+    expect(sample(/^push_stream_server_subscribers (\d+)$/m)).toBeGreaterThan(0);
+    // Neither through nginx nor on the app's public port.
+    for (const url of [`${nginx.baseUrl}/internal/metrics`, `${nginx.baseUrl}/internal/health`, `http://127.0.0.1:${appPort}/internal/metrics`]) {
+      expect({ url, status: (await fetch(url)).status }).toEqual({ url, status: 404 });
+    }
+  });
 });
 
 

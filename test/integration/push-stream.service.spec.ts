@@ -12,6 +12,7 @@ import {
   InvalidChannelNameError,
   InvalidMessageError,
   MessageTooLargeError,
+  PartialNodePublishError,
   PushStreamConnectionError,
   PushStreamError,
   PushStreamHttpError,
@@ -317,15 +318,21 @@ describe('PushStreamService against the push-stream wire fake', () => {
       expect([fake.channelNames(), second.channelNames()]).toEqual([[], []]);
     });
 
-    it('one failing server fails the publish; the others settle and nothing is left unhandled', async () => {
+    it('failing servers make a PartialNodePublishError naming each side; the others settle and nothing is left unhandled', async () => {
       const port = await closedPort();
       const push = await createService({
         publisherUrl: [`http://127.0.0.1:${port}/pub`, second.url + '/pub', fake.url + '/pub'],
         retry: { attempts: 2 },
       });
       fake.failNext(Infinity, recordedAnswer('18'));
-      const err = await push.publish('room1', 'x').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(PushStreamConnectionError); // the first failure in URL order
+      const err = (await push.publish('room1', 'x').catch((e: unknown) => e)) as PartialNodePublishError;
+      expect(err).toBeInstanceOf(PartialNodePublishError);
+      expect(err.published.map((n) => n.index)).toEqual([1]);
+      expect(err.failed.map((n) => [n.index, n.error.constructor.name, n.error.status])).toEqual([
+        [0, 'PushStreamConnectionError', undefined],
+        [2, 'PushStreamHttpError', 403],
+      ]);
+      expect(err.retryable).toBe(false); // the 403 is not
       expect(second.channel('room1')?.published_messages).toBe(1);
       expect(fake.requests).toHaveLength(1); // 403 not retried
     });

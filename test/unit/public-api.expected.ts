@@ -22,6 +22,7 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'MessageTooLargeError',
     'ChannelSetTooLargeError',
     'PartialPublishError',
+    'PartialNodePublishError',
     'PushStreamHttpError',
     'PushStreamConnectionError',
     'PushStreamTimeoutError',
@@ -33,6 +34,9 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'PushStreamAuthController',
     'PushStreamAuthEndpoint',
     'loadedSessionId',
+    // observing (metrics, tracing) and signed subscription tickets
+    'PushStreamObserver',
+    'PushStreamTickets',
   ],
   './axios': ['AxiosHttpClient'],
   './browser': [
@@ -46,6 +50,8 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'splitJsonObjects',
   ],
   './config': ['pushStreamConfig'],
+  './metrics': ['PushStreamMetricsModule', 'PushStreamMetrics'],
+  './terminus': ['PushStreamHealthIndicator'],
   './testing': [
     'PushStreamTestingModule',
     'PushStreamRecorder',
@@ -55,6 +61,11 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'findFreePort',
     'isListening',
     'NGINX_CONFIG_DIR',
+    // the ticket format, to sign and check tickets in tests
+    'deriveTicketKey',
+    'signTicket',
+    'ticketChannelPath',
+    'verifyTicket',
   ],
 };
 

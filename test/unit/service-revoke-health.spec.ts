@@ -117,6 +117,7 @@ describe('PushStreamService.revokeSession / revokeUser / health', () => {
           { name: 'stats', url: 'http://***@nginx.invalid/channels-stats', ok: true },
           { name: 'channel-info', url: 'http://***@nginx.invalid/pub', ok: true },
         ],
+        stats: { channels: 1, subscribers: 3, storedMessages: 0, publishedMessages: 0 },
         workers: [
           { pid: 11, subscribers: 2, uptime: 90 },
           { pid: 12, subscribers: 1, uptime: 4 },
