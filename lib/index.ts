@@ -74,3 +74,4 @@ export { PushStreamObserver, type AuthorizationEvent, type PublishEvent } from '
 // Signed subscription tickets (opt-in): checked by nginx, no request to the app per subscription.
 export { PushStreamTickets } from './tickets/push-stream-tickets.service.js';
 export type { SubscriptionTicket, TicketOptions } from './tickets/subscription-ticket.interface.js';
+export type { TicketFormat } from './tickets/subscription-ticket.js';

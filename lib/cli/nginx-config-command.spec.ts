@@ -138,7 +138,7 @@ describe('nestjs-push-stream nginx-config', () => {
   it('--help names every option with its environment variable', async () => {
     const { out, io } = capture();
     expect(await runNginxConfig(['--help'], {}, io, machine())).toBe(0);
-    for (const words of ['--auth <session|ticket>', 'NGINX_AUTH', '--ticket-key-file <file>', 'NGINX_PUSH_STREAM_SECRET', 'libnginx-mod-http-js', '--workers <auto|n>', 'NGINX_WORKERS']) {
+    for (const words of ['--auth <session|ticket|secure-link>', 'NGINX_AUTH', '--ticket-key-file <file>', 'NGINX_PUSH_STREAM_SECRET', 'libnginx-mod-http-js', '--workers <auto|n>', 'NGINX_WORKERS', '--redis <url>', 'NCHAN_REDIS_URL']) {
       expect(out.stdout).toContain(words);
     }
   });
@@ -173,6 +173,51 @@ describe('nestjs-push-stream nginx-config', () => {
       expect(await runNginxConfig(['--workers', workers], {}, io, machine())).toBe(2);
       expect(out.stdout).toBe('');
       expect(out.stderr).toMatch(/--workers \(NGINX_WORKERS\): .* is not "auto" or a number of workers \(1-1024\)/);
+    });
+  });
+
+  describe('--auth secure-link', () => {
+    const SECRET = 'cli-spec-secret-0123456789';
+    const KEY = deriveTicketKey(SECRET);
+    /** A machine without njs: secure-link mode must not need it. */
+    const noNjs = (): NginxConfigMachine & { tested: string[] } => ({
+      ...machine(),
+      loadJsModule: () => ({ missing: 'nginx has no njs module' }),
+    });
+
+    it.each(['push-stream', 'nchan'])('%s: the derived key (never the secret) in secure_link_md5, the check in every subscriber location, no njs', async (server) => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--server', server, '--auth', 'secure-link'], { NGINX_PUSH_STREAM_SECRET: SECRET }, io, noNjs())).toBe(0);
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain(`secure_link_md5 "$push_stream_ticket_expires:$push_channels ${KEY}";`);
+      expect(out.stdout).toContain('secure_link $push_stream_ticket_hash,$push_stream_ticket_expires;');
+      expect(out.stdout).not.toContain(SECRET);
+      expect(out.stdout.match(/if \(\$push_stream_ticket_ok != "1"\) \{ return 403; \}/g)).toHaveLength(4);
+      expect(out.stdout).not.toContain('auth_request /');
+      expect(out.stdout).not.toMatch(/js_import|js_set|js_var|njs\.so/);
+      expect(out.stdout).toContain(`# Load the module once, in the main context of nginx.conf:\n#   load_module /mods/${server}.so;\n`);
+    });
+
+    it('NGINX_AUTH=secure-link and --ticket-key-file work as in ticket mode; --check loads no njs', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'nginx-config-spec-'));
+      try {
+        const file = join(dir, 'key');
+        await writeFile(file, `${KEY}\n`, { mode: 0o600 });
+        const { out, io } = capture();
+        const m = noNjs();
+        expect(await runNginxConfig(['--ticket-key-file', file, '--standalone', '--check'], { NGINX_AUTH: 'secure-link' }, io, m)).toBe(0);
+        expect(out.stderr).toBe('nginx -t: the configuration is valid\n');
+        for (const config of [out.stdout, m.tested[0]]) {
+          expect(config).toContain(`secure_link_md5 "$push_stream_ticket_expires:$push_channels ${KEY}";`);
+          expect(config).toMatch(/^load_module \/mods\/push-stream\.so;$/m);
+          expect(config).not.toMatch(/js_import|njs\.so/);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      const none = capture();
+      expect(await runNginxConfig(['--auth', 'secure-link'], {}, none.io, machine())).toBe(2);
+      expect(none.out.stderr).toContain('--auth ticket and --auth secure-link need the ticket key');
     });
   });
 
@@ -236,7 +281,7 @@ describe('nestjs-push-stream nginx-config', () => {
     });
 
     it.each([
-      ['no key at all', [], {}, '--auth ticket needs the ticket key: set NGINX_PUSH_STREAM_SECRET'],
+      ['no key at all', [], {}, '--auth ticket and --auth secure-link need the ticket key: set NGINX_PUSH_STREAM_SECRET'],
       ['a secret the module would refuse', [], { NGINX_PUSH_STREAM_SECRET: 'short' }, 'NGINX_PUSH_STREAM_SECRET is shorter than the 16 characters'],
       ['an unreadable key file', ['--ticket-key-file', '/nonexistent/key'], {}, '--ticket-key-file: cannot read /nonexistent/key'],
     ])('refuses ticket mode with %s (exit 2, nothing printed)', async (_what, extra, env, message) => {
@@ -266,7 +311,7 @@ describe('nestjs-push-stream nginx-config', () => {
       expect(stray.out.stderr).toContain('--ticket-key-file is for --auth ticket');
       const unknown = capture();
       expect(await runNginxConfig(['--auth', 'cookie'], {}, unknown.io, machine())).toBe(2);
-      expect(unknown.out.stderr).toContain('--auth (NGINX_AUTH): "cookie" is not "session" or "ticket"');
+      expect(unknown.out.stderr).toContain('--auth (NGINX_AUTH): "cookie" is not "session", "ticket" or "secure-link"');
     });
 
     it('--standalone --check: nginx -t gets the config with the server module and njs loaded', async () => {
@@ -298,6 +343,63 @@ describe('nestjs-push-stream nginx-config', () => {
       expect(label).toBeDefined();
       const { createHmac } = await import('node:crypto');
       expect(createHmac('sha256', SECRET).update(label!).digest('hex')).toBe(KEY);
+    });
+  });
+
+  describe('--redis (several Nchan nodes on one Redis)', () => {
+    const URL_WITH_PASSWORD = 'redis://:Sup3r-secret@redis.internal:6379/0';
+
+    it('nchan: names the Redis in an upstream and passes it in every channel location; the header hides the password', async () => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--server', 'nchan', '--redis', URL_WITH_PASSWORD], {}, io, machine())).toBe(0);
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain(`upstream push_stream_redis {\n  nchan_redis_server ${URL_WITH_PASSWORD};\n}`);
+      // /sub/ /ws/ /ev/ /lp/ and /pub (publish, channel info, delete).
+      expect(out.stdout.match(/^    nchan_redis_pass push_stream_redis;$/gm)).toHaveLength(5);
+      const header = out.stdout.split('\n')[0];
+      expect(header).toBe('# nestjs-push-stream nchan configuration: npx nestjs-push-stream nginx-config --server nchan --redis redis://***@redis.internal:6379/0');
+      expect(out.stdout.split(URL_WITH_PASSWORD)).toHaveLength(2); // in the upstream only
+    });
+
+    it('reads NCHAN_REDIS_URL; the option wins; an empty variable is one node', async () => {
+      const fromEnv = capture();
+      expect(await runNginxConfig(['--server', 'nchan'], { NCHAN_REDIS_URL: 'redis://10.0.0.5:6379' }, fromEnv.io, machine())).toBe(0);
+      expect(fromEnv.out.stdout).toContain('  nchan_redis_server redis://10.0.0.5:6379;\n');
+      const both = capture();
+      expect(await runNginxConfig(['--server', 'nchan', '--redis', 'redis://10.0.0.6'], { NCHAN_REDIS_URL: 'redis://10.0.0.5:6379' }, both.io, machine())).toBe(0);
+      expect(both.out.stdout).toContain('  nchan_redis_server redis://10.0.0.6;\n');
+      const empty = capture();
+      expect(await runNginxConfig(['--server', 'nchan'], { NCHAN_REDIS_URL: '' }, empty.io, machine())).toBe(0);
+      expect(empty.out.stdout).not.toContain('redis');
+    });
+
+    it('push-stream: refused (exit 2, nothing printed), saying to list every node in publisherUrl instead', async () => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--server', 'push-stream', '--redis', URL_WITH_PASSWORD], {}, io, machine())).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toContain('--redis (NCHAN_REDIS_URL): the Push Stream Module has no cluster support');
+      expect(out.stderr).toContain('publisherUrl');
+      expect(out.stderr).not.toContain('Sup3r-secret');
+    });
+
+    it.each([
+      ['redis.internal:6379', 'is not redis://[[user]:password@]host[:port][/db]'],
+      ['rediss://:Sup3r-secret@redis.internal:6380', '"rediss://***@redis.internal:6380": the scheme must be redis://'],
+      ['redis://Sup3r-secret@redis.internal', '"redis://***@redis.internal": write the credentials as :password@ or user:password@'],
+      ['redis://:Sup3r;secret@redis.internal', 'the password holds a character that cannot be written into the nginx config as is'],
+      ['redis://:Sup3r secret/x?y#z@redis.internal', '"redis://***@redis.internal": the password holds a character'],
+      ['redis://:Sup3r@secret@redis.internal', '"redis://***@redis.internal": the password holds a character'],
+      ['redis://:Sup3r-secret@redis_internal:6379', '"redis_internal" is not an IP address or host name'],
+      ['redis://:Sup3r-secret@redis.internal:70000', '--redis (NCHAN_REDIS_URL): "70000" is not a port (1-65535)'],
+      ['redis://:Sup3r-secret@[::1]:6379', 'Nchan cannot read an IPv6 address in a Redis URL'],
+      ['redis://:Sup3r-secret@redis.internal:6379/zero', 'the database after the host is a number'],
+      ['redis://:Sup3r-secret@redis.internal:6379;include /etc/passwd', 'is not a port'],
+    ])('refuses %j naming the problem, never the password', async (url, message) => {
+      const { out, io } = capture();
+      expect(await runNginxConfig(['--server', 'nchan', '--redis', url], {}, io, machine())).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toContain(message);
+      expect(out.stderr).not.toMatch(/Sup3r|secret\//);
     });
   });
 

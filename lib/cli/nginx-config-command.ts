@@ -16,6 +16,7 @@ import {
 } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 import { deriveTicketKey } from '../tickets/subscription-ticket.js';
+import { redactUrl } from '../errors/push-stream.exception.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './publish-command.js';
 
 const run = promisify(execFile);
@@ -38,14 +39,23 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
   --tls-cert <file> --tls-key <file>
                                 TLS on the public listener (PEM, absolute paths): https:// and wss://
                                                                [NGINX_TLS_CERT, NGINX_TLS_KEY]
-  --auth <session|ticket>       how nginx authorizes a subscription: session asks the app
+  --auth <session|ticket|secure-link>
+                                how nginx authorizes a subscription: session asks the app
                                 (auth_request); ticket checks a signed ?ticket= itself with njs
-                                (libnginx-mod-http-js) and never asks the app   [NGINX_AUTH, default session]
-  --ticket-key-file <file>      ticket mode: a file holding the key, deriveTicketKey(secret) in
-                                64 hex characters (mode 0600); else the key is derived from the
-                                app's secret                                   [NGINX_PUSH_STREAM_SECRET]
+                                (libnginx-mod-http-js) and never asks the app; secure-link does
+                                the same with nginx's secure_link module (MD5 tickets, the app's
+                                auth.ticketFormat 'secure-link-md5'; no njs, less memory, no .bN)
+                                                               [NGINX_AUTH, default session]
+  --ticket-key-file <file>      ticket and secure-link modes: a file holding the key,
+                                deriveTicketKey(secret) in 64 hex characters (mode 0600); else the
+                                key is derived from the app's secret          [NGINX_PUSH_STREAM_SECRET]
   --workers <auto|n>            worker_processes of the main configuration (--standalone)
                                 [NGINX_WORKERS, default auto for push-stream, 1 for nchan]
+  --redis <url>                 nchan only: several nginx nodes share channels, stored messages and
+                                subscribers through this Redis, redis://[[user]:password@]host[:port][/db]
+                                (a password is written into the config: keep it private). push-stream
+                                has no shared store: list every node in the app's publisherUrl instead
+                                                               [NCHAN_REDIS_URL]
   --public-publisher            let --pub-listen be a non-loopback address (a private network you control)
   --standalone                  print a complete main configuration, run with nginx -p <dir> -c <file>
                                 (<dir> holds logs/ and tmp/, which must exist, and nginx.pid)
@@ -55,6 +65,8 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
 Examples:
   npx nestjs-push-stream nginx-config --server nchan --listen 80 --app 127.0.0.1:3000 --check \\
     > /etc/nginx/conf.d/push-stream.conf
+  npx nestjs-push-stream nginx-config --server nchan --listen 80 --redis redis://10.0.0.5:6379 --check \\
+    > /etc/nginx/conf.d/push-stream.conf          # the same on every node: one Redis shares their channels
   (umask 077; NGINX_PUSH_STREAM_SECRET=... npx nestjs-push-stream nginx-config --auth ticket --check \\
     > /etc/nginx/conf.d/push-stream.conf)          # the config then holds the ticket key: keep it private
 `;
@@ -69,6 +81,7 @@ const ENV: Record<keyof NginxConfigValues, string> = {
   tls: 'NGINX_TLS_CERT, NGINX_TLS_KEY',
   auth: 'NGINX_AUTH',
   workers: 'NGINX_WORKERS',
+  redis: 'NCHAN_REDIS_URL',
 };
 const OPTION: Record<keyof NginxConfigValues, string> = {
   server: '--server',
@@ -79,6 +92,7 @@ const OPTION: Record<keyof NginxConfigValues, string> = {
   tls: '--tls-cert, --tls-key',
   auth: '--auth',
   workers: '--workers',
+  redis: '--redis',
 };
 
 /** A `load_module` line ('' when compiled in), or why the module is not there. */
@@ -150,7 +164,7 @@ async function ticketKey(file: string | undefined, env: Record<string, string | 
   if (secret !== undefined && secret.length < 16) return 'NGINX_PUSH_STREAM_SECRET is shorter than the 16 characters the module requires';
   if (secret) return { key: deriveTicketKey(secret) };
   return (
-    '--auth ticket needs the ticket key: set NGINX_PUSH_STREAM_SECRET (the application\'s secret; only a key derived ' +
+    '--auth ticket and --auth secure-link need the ticket key: set NGINX_PUSH_STREAM_SECRET (the application\'s secret; only a key derived ' +
     'from it is written into the config) or pass --ticket-key-file <file> holding deriveTicketKey(secret)'
   );
 }
@@ -178,6 +192,7 @@ export async function runNginxConfig(
         auth: { type: 'string' },
         'ticket-key-file': { type: 'string' },
         workers: { type: 'string' },
+        redis: { type: 'string' },
         'public-publisher': { type: 'boolean', default: false },
         standalone: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
@@ -210,12 +225,12 @@ export async function runNginxConfig(
   }
   if (certificate !== undefined && key !== undefined) values.tls = { certificate, key };
   const auth = parsed.auth ?? env.NGINX_AUTH ?? 'session';
-  if (auth === 'ticket') {
+  if (auth === 'ticket' || auth === 'secure-link') {
     const found = await ticketKey(parsed['ticket-key-file'], env, io);
     if (typeof found === 'string') return refuse(found);
-    values.auth = { mode: 'ticket', ticketKey: found.key };
+    values.auth = { mode: auth, ticketKey: found.key };
   } else if (parsed['ticket-key-file'] !== undefined) {
-    return refuse('--ticket-key-file is for --auth ticket (NGINX_AUTH=ticket)');
+    return refuse('--ticket-key-file is for --auth ticket or --auth secure-link (NGINX_AUTH)');
   } else {
     // 'session', or a wrong value that validation names.
     values.auth = { mode: auth } as NginxConfigValues['auth'];
@@ -223,6 +238,9 @@ export async function runNginxConfig(
   try {
     const workers = parsed.workers ?? env.NGINX_WORKERS;
     if (workers !== undefined) values.workers = parseWorkers(workers);
+    // An empty NCHAN_REDIS_URL is unset (one node), as compose files write it.
+    const redis = parsed.redis ?? (env.NCHAN_REDIS_URL || undefined);
+    if (redis !== undefined) values.redis = redis;
     validateNginxConfigValues(values, parsed['public-publisher']);
   } catch (err) {
     if (!(err instanceof NginxConfigValueError)) throw err;
@@ -237,7 +255,8 @@ export async function runNginxConfig(
     .filter(Boolean)
     .join('\n');
   const header =
-    `# nestjs-push-stream ${values.server} configuration: npx nestjs-push-stream nginx-config ${argv.join(' ')}\n`.replace(/ \n$/, '\n');
+    // A --redis password stays in the upstream below only.
+    `# nestjs-push-stream ${values.server} configuration: npx nestjs-push-stream nginx-config ${redactUrl(argv.join(' '))}\n`.replace(/ \n$/, '\n');
   let config: string;
   if (parsed.standalone) {
     config = `${header}${await renderStandaloneConfig(values, loadLines)}`;

@@ -44,6 +44,8 @@ export class NchanDialect extends PushStreamDialect {
   readonly statsPath = '/nchan-stats';
   /** No: each channel is owned by one worker, and a dead owner's channels lose messages and subscribers (test/e2e/workers.e2e.spec.ts). */
   readonly survivesWorkerDeath = false;
+  /** Yes: `nchan_redis_pass` in every channel location (test/e2e/redis-nodes.e2e.spec.ts). */
+  readonly sharesChannelsThroughRedis = true;
 
   /** `delimiter`: nchan_channel_id_split_delimiter of the nginx config (the channelDelimiter option). */
   constructor(private readonly delimiter: string = '/') {

@@ -45,6 +45,12 @@ export abstract class PushStreamDialect {
    * shipped config runs `worker_processes auto` where it does, one worker where it does not.
    */
   abstract readonly survivesWorkerDeath: boolean;
+  /**
+   * Whether several nginx nodes can share channels, stored messages and subscribers through one
+   * Redis (`nginx-config --redis`). Where they cannot, nodes are independent and the application
+   * publishes to every one (several `publisherUrl`s).
+   */
+  abstract readonly sharesChannelsThroughRedis: boolean;
 
   /** The body sent to nginx for `data`. */
   abstract encodeMessage(data: unknown, channels: readonly string[], options: PublishOptions): string;

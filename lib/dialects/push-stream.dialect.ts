@@ -59,6 +59,8 @@ export class PushStreamModuleDialect extends PushStreamDialect {
   readonly statsPath = '/channels-stats';
   /** Yes: channels and stored messages live in shared memory, not in one worker (test/e2e/workers.e2e.spec.ts). */
   readonly survivesWorkerDeath = true;
+  /** No: each nginx keeps its channels in its own shared memory; the application publishes to every node. */
+  readonly sharesChannelsThroughRedis = false;
 
   constructor(channelDelimiter: string = DELIMITER) {
     super();

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDialect, describeServerKinds, isServerKind } from '../dialects/create-dialect.js';
+import { redactUrl } from '../errors/push-stream.exception.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
 
 /** The package's nginx/ folder: the same templates serve users' configs, the tests, the demo and Docker. */
@@ -24,7 +25,8 @@ export interface NginxConfigValues {
   /**
    * How subscriber locations decide (`NGINX_SUBSCRIBER_AUTH`, `NGINX_TICKET_VERIFIER`). `session`
    * (default): nginx asks the app (`auth_request`). `ticket`: nginx checks a signed `?ticket=`
-   * itself with njs (nginx/push-stream-ticket.js) and never asks the app; `ticketKey` is
+   * itself with njs (nginx/push-stream-ticket.js) and never asks the app. `secure-link`: the same
+   * with nginx's secure_link module (MD5 flavor, no njs, no `.b<n>` paths). `ticketKey` is
    * `deriveTicketKey(secret)`, written into the config (never the secret).
    */
   auth?: NginxSubscriberAuth;
@@ -33,9 +35,18 @@ export interface NginxConfigValues {
    * server that survives the death of a worker (push-stream), else 1 (Nchan).
    */
   workers?: number | 'auto';
+  /**
+   * Nchan only: a Redis several nginx nodes share (`NCHAN_REDIS_UPSTREAM`, `NCHAN_REDIS_PASS`), as
+   * `redis://[[user]:password@]host[:port][/db]`. Every channel location then keeps its channels,
+   * stored messages and subscriber counts there, so a message published to one node reaches
+   * subscribers on all of them. Written into the config as is (Nchan does not percent-decode the
+   * password): keep a config holding a password private. Refused for push-stream, which has no
+   * shared store (list every node in the app's `publisherUrl` instead).
+   */
+  redis?: string;
 }
 
-export type NginxSubscriberAuth = { mode: 'session' } | { mode: 'ticket'; ticketKey: string };
+export type NginxSubscriberAuth = { mode: 'session' } | { mode: 'ticket' | 'secure-link'; ticketKey: string };
 
 /** The njs module (in the config folder) that checks tickets. */
 export const TICKET_SCRIPT = 'push-stream-ticket.js';
@@ -113,13 +124,66 @@ export function validateNginxConfigValues(values: NginxConfigValues, allowPublic
     if (!/^\/[^\s;{}'"\\$]+$/.test(file)) throw new NginxConfigValueError('tls', `${JSON.stringify(file)} is not an absolute file path nginx can read as is`);
   }
   const auth = values.auth ?? { mode: 'session' };
-  if (auth.mode === 'ticket') {
+  if (auth.mode === 'ticket' || auth.mode === 'secure-link') {
     if (typeof auth.ticketKey !== 'string' || !TICKET_KEY.test(auth.ticketKey)) throw new NginxConfigValueError('auth', BAD_TICKET_KEY);
   } else if ((auth as { mode: unknown }).mode !== 'session') {
-    throw new NginxConfigValueError('auth', `${JSON.stringify((auth as { mode: unknown }).mode)} is not "session" or "ticket"`);
+    throw new NginxConfigValueError('auth', `${JSON.stringify((auth as { mode: unknown }).mode)} is not "session", "ticket" or "secure-link"`);
   }
   const { workers } = values;
   if (workers !== undefined && workers !== 'auto' && !(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw badWorkers(workers);
+  if (values.redis !== undefined) checkRedis(values.server, values.redis);
+}
+
+/** The upstream that nginx/nchan.conf.template's locations pass to Redis (`nchan_redis_pass`). */
+export const NCHAN_REDIS_UPSTREAM = 'push_stream_redis';
+
+/**
+ * A Redis URL as errors show it: redactUrl hides user and password up to the first `/`, `?`, `#`
+ * or space, so a refused URL with one of those in its password is cut at its last `@` first.
+ */
+function shownRedisUrl(raw: string): string {
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return redactUrl(raw);
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(raw)?.[0] ?? '';
+  return redactUrl(`${scheme}***@${raw.slice(at + 1)}`);
+}
+
+/**
+ * Refuses a `redis` value Nchan would misread or nginx could not take as one directive argument,
+ * naming the problem and never the password. Nchan 1.3.6 reads `redis://[[user]:password@]host[:port][/db]`
+ * itself: the credentials end at the first `@`, the password is used verbatim (no percent-decoding),
+ * and an IPv6 address cannot be written.
+ */
+function checkRedis(server: PushStreamServerKind, raw: string): void {
+  const refuse = (problem: string) => new NginxConfigValueError('redis', problem);
+  if (!createDialect(server).sharesChannelsThroughRedis) {
+    throw refuse(
+      'the Push Stream Module has no cluster support (no store shared between nginx nodes): run independent nodes ' +
+        "and list every node's publisher in the application's publisherUrl instead (README, \"Publishing\")",
+    );
+  }
+  const shown = JSON.stringify(shownRedisUrl(raw));
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(?:(.*)@)?([^@]*)$/.exec(raw);
+  if (!m) throw refuse(`${shown} is not redis://[[user]:password@]host[:port][/db]`);
+  if (m[1] !== 'redis') throw refuse(`${shown}: the scheme must be redis:// (TLS to Redis, rediss://, is not rendered)`);
+  const credentials = m[2];
+  if (credentials !== undefined) {
+    const colon = credentials.indexOf(':');
+    if (colon < 0) throw refuse(`${shown}: write the credentials as :password@ or user:password@ (Nchan reads nothing else)`);
+    if (!/^[A-Za-z0-9._~-]*$/.test(credentials.slice(0, colon))) throw refuse(`${shown}: the user name may hold only letters, digits and . _ ~ -`);
+    if (!/^[A-Za-z0-9._~!%&*+,=:-]*$/.test(credentials.slice(colon + 1))) {
+      throw refuse(
+        `${shown}: the password holds a character that cannot be written into the nginx config as is ` +
+          '(Nchan uses it verbatim, without percent-decoding): use letters, digits and . _ ~ ! % & * + , = : -',
+      );
+    }
+  }
+  const where = /^([^:/]*)(?::([^/]*))?(?:\/(.*))?$/.exec(m[3]);
+  const host = where?.[1] ?? '';
+  if (!where || host.startsWith('[')) throw refuse(`${shown}: Nchan cannot read an IPv6 address in a Redis URL; use a host name`);
+  if (!(isIP(host) === 4 || HOSTNAME.test(host))) throw refuse(`${shown}: ${JSON.stringify(host)} is not an IP address or host name`);
+  if (where[2] !== undefined) port('redis', where[2]);
+  if (where[3] !== undefined && !/^\d{1,5}$/.test(where[3])) throw refuse(`${shown}: the database after the host is a number (/0)`);
 }
 
 function badWorkers(workers: unknown): NginxConfigValueError {
@@ -133,7 +197,7 @@ export function parseWorkers(raw: string): number | 'auto' {
   return Number(raw);
 }
 
-/** Whether the configuration needs njs loaded (ticket mode). */
+/** Whether the configuration needs njs loaded (ticket mode; not secure-link, which is nginx's own). */
 export function needsJsModule(values: Pick<NginxConfigValues, 'auth'>): boolean {
   return values.auth?.mode === 'ticket';
 }
@@ -176,9 +240,49 @@ async function ticketVerifier(ticketKey: string, configDir: string): Promise<{ h
   };
 }
 
+/**
+ * The http-context lines and the subscriber locations' check of secure-link mode: the MD5 flavor of
+ * tickets (signTicket(..., 'secure-link-md5')), checked by nginx's ngx_http_secure_link_module with
+ * no njs and nothing kept per subscriber beyond the request's own variables. The ticket is split by
+ * two maps; $secure_link is "1" when the MD5 of "<expiry>:<channel path> <key>" matches and the
+ * expiry is not before now, "0" when it is, empty otherwise. A channel path with a `.b<n>` suffix is
+ * refused: nginx cannot strip it as the njs check does, and the app never signs one.
+ */
+function secureLinkVerifier(ticketKey: string): { http: string; subscriber: string } {
+  // Checked again here: it is written into the config, and NginxTestServer does not validate.
+  if (!TICKET_KEY.test(ticketKey)) throw new NginxConfigValueError('auth', BAD_TICKET_KEY);
+  return {
+    http: [
+      '',
+      '',
+      '# Signed subscription tickets, secure-link flavor: every subscriber location answers 403 unless',
+      '# ?ticket=<expiry>.<base64url MD5 of "<expiry>:<channels> <key>"> matches and has not expired.',
+      '# nginx checks it itself (secure_link module) and never asks the app. The key is',
+      '# deriveTicketKey(secret): keep this file as private as the secret.',
+      'map $arg_ticket $push_stream_ticket_expires { default \'\'; "~^(\\d{1,12})\\.[A-Za-z0-9_-]{21}[AQgw]$" $1; }',
+      'map $arg_ticket $push_stream_ticket_hash { default \'\'; "~^\\d{1,12}\\.([A-Za-z0-9_-]{21}[AQgw])$" $1; }',
+      'secure_link $push_stream_ticket_hash,$push_stream_ticket_expires;',
+      `secure_link_md5 "$push_stream_ticket_expires:$push_channels ${ticketKey}";`,
+      '# Tried in order: a .b<n> suffix in the channel path refuses, then a matching unexpired ticket opens.',
+      'map "$secure_link:$push_channels" $push_stream_ticket_ok {',
+      '  volatile;',
+      "  default '';",
+      "  \"~\\.b\\d+(/|$)\" '';",
+      '  "~^1:" 1;',
+      '}',
+    ].join('\n'),
+    subscriber: 'if ($push_stream_ticket_ok != "1") { return 403; }',
+  };
+}
+
 async function placeholders(values: NginxConfigValues, configDir: string): Promise<Record<string, string>> {
   const { tls, auth } = values;
-  const verifier = auth?.mode === 'ticket' ? await ticketVerifier(auth.ticketKey, configDir) : { http: '', subscriber: 'auth_request /_push_stream_auth;' };
+  const verifier =
+    auth?.mode === 'ticket'
+      ? await ticketVerifier(auth.ticketKey, configDir)
+      : auth?.mode === 'secure-link'
+        ? secureLinkVerifier(auth.ticketKey)
+        : { http: '', subscriber: 'auth_request /_push_stream_auth;' };
   return {
     NGINX_LISTEN: tls ? `${values.listen} ssl` : values.listen,
     NGINX_TLS: tls ? `\n  ssl_certificate ${tls.certificate};\n  ssl_certificate_key ${tls.key};` : '',
@@ -187,6 +291,30 @@ async function placeholders(values: NginxConfigValues, configDir: string): Promi
     APP_SERVERS: values.app.split(',').map((instance) => `  server ${instance};`).join('\n'),
     NGINX_SUBSCRIBER_AUTH: verifier.subscriber,
     NGINX_TICKET_VERIFIER: verifier.http,
+    ...redisLines(values),
+  };
+}
+
+/**
+ * The Nchan template's Redis lines: none for one node. In each channel location: Nchan 1.3.6 does
+ * not pass a server-level nchan_redis_pass on to its locations (measured: they kept to memory).
+ * Checked here too: NginxTestServer does not validate.
+ */
+function redisLines({ server, redis }: Pick<NginxConfigValues, 'server' | 'redis'>): Record<'NCHAN_REDIS_UPSTREAM' | 'NCHAN_REDIS_PASS', string> {
+  if (redis === undefined) return { NCHAN_REDIS_UPSTREAM: '', NCHAN_REDIS_PASS: '' };
+  checkRedis(server, redis);
+  return {
+    NCHAN_REDIS_UPSTREAM: [
+      '',
+      '',
+      '# Several nodes: every nginx rendered with this Redis keeps its channels, stored messages and',
+      '# subscriber counts there, so a message published to one node reaches subscribers on all of them.',
+      '# Each channel location below passes it (nchan_redis_pass). Holds the password, if any: keep this file private.',
+      `upstream ${NCHAN_REDIS_UPSTREAM} {`,
+      `  nchan_redis_server ${redis};`,
+      '}',
+    ].join('\n'),
+    NCHAN_REDIS_PASS: `\n    nchan_redis_pass ${NCHAN_REDIS_UPSTREAM};`,
   };
 }
 

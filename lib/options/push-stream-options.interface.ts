@@ -1,5 +1,6 @@
 import type { ChannelRule } from '../auth/channel-rule.interface.js';
 import type { UndiciHttpClientOptions } from '../http/undici-http-client.js';
+import type { TicketFormat } from '../tickets/subscription-ticket.js';
 
 export type PushStreamServerKind = 'push-stream' | 'nchan';
 
@@ -90,6 +91,13 @@ export interface PushStreamAuthOptions {
    * still reconnect with a ticket it holds. Default 60.
    */
   ticketTtlSeconds?: number;
+  /**
+   * How PushStreamTickets signs, which must be what nginx checks: `hmac-sha256` (default) for
+   * `nginx-config --auth ticket` (njs), `secure-link-md5` for `--auth secure-link` (nginx's
+   * secure_link module: less memory per subscriber, no `.b<n>` backtrack). Both use the key derived
+   * from `secret`. See docs/deployment.md, "Signed tickets".
+   */
+  ticketFormat?: TicketFormat;
 }
 
 export type PageChannelPolicy = 'any' | 'issued';
@@ -108,7 +116,7 @@ export interface ResolvedPushStreamOptions {
   maxChannelNameLength: number;
   channelDelimiter: string;
   auth: Required<
-    Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels' | 'ticketTtlSeconds'>
+    Pick<PushStreamAuthOptions, 'sessionUserKey' | 'wildcardPrefixes' | 'rules' | 'maxChannelsPerRequest' | 'pageChannels' | 'ticketTtlSeconds' | 'ticketFormat'>
   > &
     Pick<PushStreamAuthOptions, 'resolveUser'>;
   undici: UndiciHttpClientOptions;

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_CHANNELS_PER_SUBSCRIPTION,
   MAX_CHANNELS_PER_REQUEST,
 } from '../shared/push-stream-protocol.js';
+import { TICKET_FORMATS } from '../tickets/subscription-ticket.js';
 import type {
   PushStreamModuleOptions,
   ResolvedPushStreamOptions,
@@ -131,6 +132,10 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
   if (undici === null || typeof undici !== 'object' || Array.isArray(undici)) {
     throw new PushStreamConfigError('undici', 'must be an object of undici Agent options, such as { connections: 64 }');
   }
+  const ticketFormat = auth.ticketFormat ?? TICKET_FORMATS[0];
+  if (!TICKET_FORMATS.includes(ticketFormat)) {
+    throw new PushStreamConfigError('auth.ticketFormat', `must be ${TICKET_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}, got ${JSON.stringify(ticketFormat)}`);
+  }
   const pageChannels = auth.pageChannels ?? 'any';
   if (pageChannels !== 'any' && pageChannels !== 'issued') {
     throw new PushStreamConfigError('auth.pageChannels', `must be "any" or "issued", got ${JSON.stringify(pageChannels)}`);
@@ -156,6 +161,7 @@ export function resolvePushStreamOptions(options: PushStreamModuleOptions): Reso
       maxChannelsPerRequest,
       pageChannels,
       ticketTtlSeconds: positiveInt('auth.ticketTtlSeconds', auth.ticketTtlSeconds, DEFAULT_TICKET_TTL_SECONDS),
+      ticketFormat,
     },
     undici,
   };

@@ -30,6 +30,7 @@ import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import type { HealthCheck, HealthOptions, HealthReport, HealthWorker } from './health.interface.js';
 import { backoffDelay, type Sleep, shouldRetry } from './retry.js';
 import type { RevocationResult } from './revocation.interface.js';
+import { subscriberChannelPath } from './subscriber-channel-path.js';
 import type { SubscriberUrlOptions, SubscriberUrls } from './subscriber-urls.interface.js';
 
 /** Event ids and types go into headers and, raw, into push-stream's JSON templates. */
@@ -289,22 +290,13 @@ export class PushStreamService {
    * limit (Nchan's channel id length).
    */
   subscriberUrls(channels: readonly string[], options: SubscriberUrlOptions = {}): SubscriberUrls {
-    const maxChannels = this.options.auth.maxChannelsPerRequest;
-    // Counted as given, repeats included, as the auth endpoint counts them.
-    if (channels.length > maxChannels) {
-      throw new ChannelSetTooLargeError(
-        'channels',
-        channels.length,
-        maxChannels,
-        'auth.maxChannelsPerRequest; the auth endpoint refuses more in one subscription with 403',
-        channels,
-      );
-    }
+    const { names, path } = subscriberChannelPath(channels, { options: this.options, channels: this.channels, dialect: this.dialect }, options.backtrack);
     const endpoint = this.options.subscriber;
     if (!endpoint) throw new PushStreamConfigError('subscriber', 'set subscriber { host, port, protocol } to build subscriber URLs');
-    const names = channels.map((c) => this.channels.validate(c));
-    this.dialect.assertSubscribable(names);
-    const path = this.dialect.subscriberPath(names, options.backtrack);
+    if (this.options.auth.ticketFormat === 'secure-link-md5' && path !== this.dialect.subscriberPath(names)) {
+      // nginx in secure-link mode refuses every path with a `.b<n>` suffix (docs/deployment.md, "Signed tickets").
+      throw new PushStreamConfigError('backtrack', "cannot be used with auth.ticketFormat 'secure-link-md5': nginx refuses .b<n> paths in secure-link mode (history comes by event-id resume)");
+    }
     const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
     const http = `${endpoint.protocol}://${endpoint.host}${port}`;
     const ws = `${endpoint.protocol === 'https' ? 'wss' : 'ws'}://${endpoint.host}${port}`;

@@ -11,6 +11,9 @@ export interface SubscriberUrls {
 }
 
 export interface SubscriberUrlOptions {
-  /** Replay the last N stored messages of a channel on join (push-stream only). */
+  /**
+   * Replay the last N stored messages of a channel on join (push-stream only). Not with
+   * `auth.ticketFormat: 'secure-link-md5'` (a PushStreamConfigError): nginx refuses such paths then.
+   */
   backtrack?: Readonly<Record<string, number>>;
 }

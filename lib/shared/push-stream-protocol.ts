@@ -58,13 +58,30 @@ export const CHANNEL_DELETED_TEXT = 'Channel deleted';
 
 /**
  * Signed subscription tickets (opt-in): the app signs a channel set and an expiry, nginx checks the
- * signature by itself (nginx/push-stream-ticket.js, njs) and never asks the app. A ticket is
- * `<expiry, unix seconds>.<base64url HMAC-SHA256>`, sent as the query argument named here.
+ * signature by itself and never asks the app. A ticket is `<expiry, unix seconds>.<signature>`,
+ * sent as the query argument named here. Two flavors (TicketFormat in lib/tickets): base64url
+ * HMAC-SHA256, 43 characters (`--auth ticket`, njs: nginx/push-stream-ticket.js), or base64url MD5,
+ * 22 characters (`--auth secure-link`, nginx's secure_link module).
  */
 export const TICKET_QUERY_PARAMETER = 'ticket';
 
-/** The expiry (unix seconds) a ticket carries in clear, or null when `ticket` is not one. */
+/**
+ * A ticket of either flavor: the expiry, then an HMAC-SHA256 (43 characters) or an MD5 written as
+ * nginx's secure_link decodes it (22 characters whose last one carries no spare bits: one spelling
+ * per digest).
+ */
+const TICKET = /^(\d{1,12})\.(?:([A-Za-z0-9_-]{43})|([A-Za-z0-9_-]{21}[AQgw]))$/;
+
+/** The expiry (unix seconds) a ticket of either flavor carries in clear, or null when `ticket` is not one. */
 export function ticketExpiry(ticket: string): number | null {
-  const m = /^(\d{1,12})\.[A-Za-z0-9_-]{43}$/.exec(ticket);
+  const m = TICKET.exec(ticket);
   return m ? Number(m[1]) : null;
+}
+
+/**
+ * Whether a ticket is of the secure-link flavor (MD5, 22 characters), which cannot open a path with
+ * push-stream's `.b<n>` backtrack suffixes; false for an HMAC ticket or anything else.
+ */
+export function isSecureLinkTicket(ticket: string): boolean {
+  return TICKET.exec(ticket)?.[3] !== undefined;
 }

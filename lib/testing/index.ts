@@ -18,4 +18,12 @@ export { NginxTestServer, findFreePort, isListening, type NginxReloadOptions, ty
 export { NGINX_CONFIG_DIR } from '../nginx-config/nginx-config.js';
 
 // The signed-ticket format (PushStreamTickets), to sign and check tickets in tests.
-export { deriveTicketKey, signTicket, ticketChannelPath, verifyTicket, type TicketVerdict } from '../tickets/subscription-ticket.js';
+export {
+  deriveTicketKey,
+  signTicket,
+  ticketChannelPath,
+  verifyTicket,
+  type TicketFormat,
+  type TicketVerdict,
+  type VerifyTicketOptions,
+} from '../tickets/subscription-ticket.js';

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import { findNginx, locateJsModule, locateModule } from '../../nginx/nginx-tools.mjs';
 import { createDialect } from '../dialects/create-dialect.js';
 // The renderer users' configs come from (`nestjs-push-stream nginx-config`): what is tested is what is deployed.
-import { NGINX_CONFIG_DIR, renderMainConfig, renderServerConfig, type NginxConfigValues } from '../nginx-config/nginx-config.js';
+import { NGINX_CONFIG_DIR, needsJsModule, renderMainConfig, renderServerConfig, type NginxConfigValues } from '../nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../options/push-stream-options.interface.js';
-import { deriveTicketKey } from '../tickets/subscription-ticket.js';
+import { deriveTicketKey, type TicketFormat } from '../tickets/subscription-ticket.js';
 
 const run = promisify(execFile);
 
@@ -34,12 +34,23 @@ export interface NginxTestServerOptions {
   tls?: { certificate: string; key: string };
   /**
    * The module's `secret`: subscriber locations then take signed tickets (`?ticket=`), checked by
-   * nginx with `deriveTicketKey(ticketSecret)`, and never ask `appUpstream`. Needs njs
-   * (libnginx-mod-http-js). Default: nginx asks the app (`auth_request`).
+   * nginx with `deriveTicketKey(ticketSecret)`, and never ask `appUpstream`. The default flavor
+   * needs njs (libnginx-mod-http-js). Default: nginx asks the app (`auth_request`).
    */
   ticketSecret?: string;
+  /**
+   * With `ticketSecret`: the flavor nginx checks, as the module's `auth.ticketFormat`. Default
+   * `hmac-sha256` (njs); `secure-link-md5` renders `--auth secure-link` (nginx's secure_link
+   * module, no njs).
+   */
+  ticketFormat?: TicketFormat;
   /** `worker_processes`. Default: the shipped one, `auto` for push-stream and 1 for Nchan. */
   workers?: number | 'auto';
+  /**
+   * Nchan only: a Redis URL (`redis://127.0.0.1:<port>`) shared with other nodes started with the
+   * same one, so that a message published to any of them reaches subscribers on all (`nginx-config --redis`).
+   */
+  redis?: string;
 }
 
 export interface NginxReloadOptions {
@@ -111,11 +122,15 @@ export class NginxTestServer {
       pubAllow: '127.0.0.1',
       app: options.appUpstream,
       tls: options.tls,
-      auth: options.ticketSecret === undefined ? { mode: 'session' } : { mode: 'ticket', ticketKey: deriveTicketKey(options.ticketSecret) },
+      auth:
+        options.ticketSecret === undefined
+          ? { mode: 'session' }
+          : { mode: options.ticketFormat === 'secure-link-md5' ? 'secure-link' : 'ticket', ticketKey: deriveTicketKey(options.ticketSecret) },
       workers: options.workers,
+      redis: options.redis,
     };
     // Before the work folder exists: a missing module or script leaves nothing behind.
-    const loadModules = [moduleLoadLine(server, binary, options.modulePath), options.ticketSecret === undefined ? '' : jsModuleLoadLine(binary)];
+    const loadModules = [moduleLoadLine(server, binary, options.modulePath), needsJsModule(values) ? jsModuleLoadLine(binary) : ''];
     const serverText = await renderServerConfig(values, configDir);
     const workDir = await mkdtemp(join(options.workRoot ?? tmpdir(), 'nestjs-push-stream-nginx-'));
     await mkdir(join(workDir, 'logs'));

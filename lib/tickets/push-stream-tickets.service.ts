@@ -14,8 +14,9 @@ import { deriveTicketKey, signTicket } from './subscription-ticket.js';
 
 /**
  * Signed subscription tickets: the app decides once, nginx checks the signature on every
- * (re)connect without asking the app (nginx config rendered with `--auth ticket`). Opt-in; the
- * session-cookie auth endpoint stays the default.
+ * (re)connect without asking the app (nginx config rendered with `--auth ticket`, or `--auth
+ * secure-link` with `auth.ticketFormat: 'secure-link-md5'`). Opt-in; the session-cookie auth
+ * endpoint stays the default.
  */
 @Injectable()
 export class PushStreamTickets {
@@ -51,7 +52,7 @@ export class PushStreamTickets {
     if (!Number.isInteger(ttl) || ttl < 1) throw new PushStreamConfigError('ttlSeconds', `must be an integer >= 1, got ${JSON.stringify(ttl)}`);
     const { names, path } = subscriberChannelPath(channels, { options: this.options, channels: this.channels, dialect: this.dialect });
     const expiresAt = Math.floor(Date.now() / 1000) + ttl;
-    const ticket = signTicket(this.key, path, expiresAt);
+    const ticket = signTicket(this.key, path, expiresAt, this.options.auth.ticketFormat);
     if (!this.options.subscriber) return { ticket, expiresAt, channels: names };
     const query = `?${TICKET_QUERY_PARAMETER}=${ticket}`;
     const urls = this.push.subscriberUrls(names);

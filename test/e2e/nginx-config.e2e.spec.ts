@@ -22,6 +22,7 @@ describe.each(SERVERS)('the %s configuration as nginx reads it', (kind) => {
   it.each([
     ['session mode', { mode: 'session' as const }],
     ['ticket mode, with njs loaded', { mode: 'ticket' as const, ticketKey: deriveTicketKey('e2e-nginx-config-secret') }],
+    ['secure-link mode, without njs', { mode: 'secure-link' as const, ticketKey: deriveTicketKey('e2e-nginx-config-secret') }],
   ])('passes nginx -t once rendered (%s)', async (_mode, auth) => {
     dir ??= await mkdtemp(join(tmpdir(), 'nginx-config-spec-'));
     await mkdir(join(dir, 'logs'), { recursive: true });
@@ -69,26 +70,27 @@ describe.each(SERVERS)('npx nestjs-push-stream nginx-config --server %s, as ngin
   const nginxT = (config: string) => run(findNginx() ?? 'nginx', ['-t', '-p', dir, '-c', config]).then((r) => r.stderr);
 
   const TICKET = ['--auth', 'ticket'];
+  const SECURE_LINK = ['--auth', 'secure-link'];
 
-  it.each([[[]], [TICKET]])('--check %j: the include variant and the stand-alone one pass nginx -t', async (auth) => {
+  it.each([[[]], [TICKET], [SECURE_LINK]])('--check %j: the include variant and the stand-alone one pass nginx -t', async (auth) => {
     for (const variant of [[], ['--standalone']]) {
       const result = await cli([...auth, ...variant, '--listen', '127.0.0.1:8080', '--app', '127.0.0.1:3000', '--check']);
       expect({ variant, code: result.code, stderr: result.stderr }).toEqual({ variant, code: 0, stderr: 'nginx -t: the configuration is valid\n' });
     }
   });
 
-  it.each([[[]], [TICKET]])('%j: the printed include, saved to a file and included from nginx.conf with the load_module lines it names, passes nginx -t', async (auth) => {
+  it.each([[[]], [TICKET], [SECURE_LINK]])('%j: the printed include, saved to a file and included from nginx.conf with the load_module lines it names, passes nginx -t', async (auth) => {
     const { code, stdout } = await cli([...auth, '--listen', '[::1]:8080', '--pub-listen', '127.0.0.1:8081', '--pub-allow', '10.0.0.0/8']);
     expect(code).toBe(0);
     const load = [...stdout.matchAll(/^#\s+(load_module \S+;)$/gm)].map((m) => m[1]);
     // The server's module (unless compiled in), and njs in ticket mode.
-    expect(load.some((l) => l.includes('ngx_http_js_module'))).toBe(auth.length > 0);
+    expect(load.some((l) => l.includes('ngx_http_js_module'))).toBe(auth === TICKET);
     await writeFile(join(dir, 'push-stream.conf'), stdout);
     await writeFile(join(dir, 'main.conf'), `${load.join('\n')}\npid nginx.pid;\nerror_log logs/error.log;\nevents {}\nhttp {\n  client_body_temp_path tmp/body;\n  proxy_temp_path tmp/proxy;\n  include ${join(dir, 'push-stream.conf')};\n}\n`);
     expect(await nginxT(join(dir, 'main.conf'))).toContain('test is successful');
   });
 
-  it.each([[[]], [TICKET]])('%j: the stand-alone config, saved as printed, passes nginx -t', async (auth) => {
+  it.each([[[]], [TICKET], [SECURE_LINK]])('%j: the stand-alone config, saved as printed, passes nginx -t', async (auth) => {
     const { code, stdout } = await cli([...auth, '--standalone']);
     expect(code).toBe(0);
     await writeFile(join(dir, 'standalone.conf'), stdout);

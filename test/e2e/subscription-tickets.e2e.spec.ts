@@ -1,11 +1,14 @@
-// Signed subscription tickets (auth: ticket) through real nginx on both servers: nginx checks
-// ?ticket= itself with njs (nginx/push-stream-ticket.js) and never asks the app. A valid ticket
-// opens every subscriber location and receives publishes; every kind of wrong ticket is a 403; the
-// app upstream is never asked; a property test (fast-check) sends thousands of generated
-// requests per server and compares nginx's answer with verifyTicket() from lib/tickets.
+// Signed subscription tickets through real nginx on both servers, in both flavors: `--auth ticket`
+// (HMAC-SHA256, checked with njs: nginx/push-stream-ticket.js) and `--auth secure-link` (MD5,
+// checked by nginx's secure_link module). nginx checks ?ticket= itself and never asks the app. A
+// valid ticket opens every subscriber location and receives publishes; every kind of wrong ticket
+// is a 403; the app upstream is never asked; a property test (fast-check) sends thousands of
+// generated requests per server and flavor and compares nginx's answer with verifyTicket() from
+// lib/tickets.
 //
-//   TICKET_FUZZ_REQUESTS=<n>  requests per server in the property test (default 5000)
+//   TICKET_FUZZ_REQUESTS=<n>  requests per server and flavor in the property test (default 2500)
 //   TICKET_FUZZ_SEED=<n>      replay a run (the seed is printed, and fast-check reports it on failure)
+import { createHash } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import fc from 'fast-check';
@@ -13,7 +16,7 @@ import { PushStreamModule, PushStreamService } from '../../lib/index.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { TICKET_QUERY_PARAMETER } from '../../lib/shared/push-stream-protocol.js';
 import { NginxTestServer } from '../../lib/testing/index.js';
-import { deriveTicketKey, signTicket, verifyTicket } from '../../lib/tickets/subscription-ticket.js';
+import { deriveTicketKey, signTicket, verifyTicket, type TicketFormat } from '../../lib/tickets/subscription-ticket.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { eventually, jsonMessages, longPoll } from '../support/e2e-helpers.js';
 import { RawSubscription } from '../support/raw-subscription.js';
@@ -23,7 +26,7 @@ import { openEventSource, openStream, openWebSocket } from '../support/subscribe
 const SECRET = 'tickets-e2e-secret-0123456789';
 const KEY = deriveTicketKey(SECRET);
 const WRONG_KEY = deriveTicketKey('another-secret-0123456789');
-const REQUESTS = Number(process.env.TICKET_FUZZ_REQUESTS ?? 5000);
+const REQUESTS = Number(process.env.TICKET_FUZZ_REQUESTS ?? 2500);
 if (!Number.isInteger(REQUESTS) || REQUESTS < 1) throw new Error(`TICKET_FUZZ_REQUESTS must be a positive integer: ${process.env.TICKET_FUZZ_REQUESTS}`);
 const SEED = process.env.TICKET_FUZZ_SEED === undefined ? Date.now() % 0x7fffffff : Number(process.env.TICKET_FUZZ_SEED);
 /** Safety bound on one request's status line: turns a hang into a clear failure, asserts nothing on time. */
@@ -51,8 +54,18 @@ const HEADERS: Record<Transport, Array<[string, string]>> = {
 };
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const ticketFor = (path: string, ttl = 300, key = KEY) => signTicket(key, path, nowSeconds() + ttl);
 const query = (ticket: string) => `?${TICKET_QUERY_PARAMETER}=${ticket}`;
+const FORMATS: readonly TicketFormat[] = ['hmac-sha256', 'secure-link-md5'];
+
+/**
+ * A ticket of `format` for any path, `.b<n>` suffixes included, which signTicket() refuses to sign
+ * in the secure-link flavor (the app never sends one): the same MD5 nginx computes, written here
+ * independently of lib/tickets.
+ */
+function anyPathTicket(format: TicketFormat, key: string, path: string, expiresAt: number): string {
+  if (format === 'hmac-sha256') return signTicket(key, path, expiresAt);
+  return `${expiresAt}.${createHash('md5').update(`${expiresAt}:${path} ${key}`).digest('base64url')}`;
+}
 
 let addresses = 0;
 /** A loopback address of its own per request: nginx limits subscriptions per address (10/s, burst 30). */
@@ -81,18 +94,23 @@ function ticketArgument(search: string): string | undefined {
   return undefined;
 }
 
-describe.each(SERVERS)('signed subscription tickets through nginx on %s', (server: PushStreamServerKind) => {
+const CASES = SERVERS.flatMap((server) => FORMATS.map((format) => [server, format] as const));
+
+describe.each(CASES)('signed subscription tickets through nginx on %s, %s', (server: PushStreamServerKind, format: TicketFormat) => {
+  const secureLink = format === 'secure-link-md5';
+  const ticketFor = (path: string, ttl = 300, key = KEY) => signTicket(key, path, nowSeconds() + ttl, format);
+  const verify = (ticket: string, path: string, key = KEY) => verifyTicket(key, ticket, path, { format });
   let app: AuthStubServer;
   let nginx: NginxTestServer;
   let context: INestApplicationContext;
   let push: PushStreamService;
-  const run = `${server === 'nchan' ? 'n' : 'p'}${Date.now().toString(36)}`;
+  const run = `${server === 'nchan' ? 'n' : 'p'}${secureLink ? 's' : 'h'}${Date.now().toString(36)}`;
   let counter = 0;
   const channel = (tag = 'c') => `tk_${tag}_${run}_${++counter}`;
 
   beforeAll(async () => {
     app = await AuthStubServer.start();
-    nginx = await NginxTestServer.start({ server, appUpstream: app.upstream, ticketSecret: SECRET });
+    nginx = await NginxTestServer.start({ server, appUpstream: app.upstream, ticketSecret: SECRET, ticketFormat: format });
     context = await NestFactory.createApplicationContext(
       PushStreamModule.forRoot({
         server,
@@ -102,6 +120,7 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
         secret: SECRET,
         retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
         authRoute: false,
+        auth: { ticketFormat: format },
       }),
       { logger: false },
     );
@@ -155,8 +174,12 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
     const cases: Array<[string, () => string]> = [
       ['no ticket', () => `${a}/${b}`],
       ['an empty ticket', () => `${a}/${b}${query('')}`],
-      ['an expired ticket', () => `${a}/${b}${query(ticketFor(`${a}/${b}`, -1))}`],
-      ['a ticket expiring this second', () => `${a}/${b}${query(ticketFor(`${a}/${b}`, 0))}`],
+      ['an expired ticket', () => `${a}/${b}${query(ticketFor(`${a}/${b}`, -60))}`],
+      // The last second refused: the expiry second itself for HMAC, the second before it for
+      // secure-link (secure_link refuses only `expires < now`; see the test of that below).
+      [secureLink ? 'a ticket that expired a second ago' : 'a ticket expiring this second', () => `${a}/${b}${query(ticketFor(`${a}/${b}`, secureLink ? -1 : 0))}`],
+      ['an expiry of 0', () => `${a}/${b}${query(anyPathTicket(format, KEY, `${a}/${b}`, 0))}`],
+      ["the other flavor's ticket", () => `${a}/${b}${query(signTicket(KEY, `${a}/${b}`, nowSeconds() + 300, secureLink ? 'hmac-sha256' : 'secure-link-md5'))}`],
       ['a ticket signed with another key', () => `${a}/${b}${query(ticketFor(`${a}/${b}`, 300, WRONG_KEY))}`],
       ['an altered signature', () => `${a}/${b}${query(valid().replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')))}`],
       ['an altered expiry (later)', () => `${a}/${b}${query(valid().replace(/^\d+/, (e) => String(Number(e) + 3600)))}`],
@@ -196,7 +219,8 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
     });
   });
 
-  it('a `.b<n>` backtrack suffix needs no new ticket (push-stream sends the stored messages)', async () => {
+  // HMAC only: the njs check strips `.b<n>`; secure-link refuses it (below).
+  if (!secureLink) it('a `.b<n>` backtrack suffix needs no new ticket (push-stream sends the stored messages)', async () => {
     const [a, b] = [channel(), channel()];
     await push.publish(a, 'first');
     await push.publish(a, 'second');
@@ -211,6 +235,36 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
       expect(jsonMessages(answer.body).map((m) => (m as { text: unknown }).text)).toEqual(['first', 'second', 'only']);
     }
     expect(app.authRequests).toHaveLength(0);
+  });
+
+  // Secure-link only: nginx cannot strip `.b<n>` without njs.
+  if (secureLink) it('a `.b<n>` backtrack suffix is refused, even under a right MD5 (push-stream /lp/ with a position drops it first)', async () => {
+    const [a, b] = [channel(), channel()];
+    await push.publish(a, 'stored');
+    await push.publish(b, 'stored');
+    const plain = ticketFor(`${a}/${b}`);
+    const suffixed = anyPathTicket(format, KEY, `${a}.b2/${b}.b1`, nowSeconds() + 300);
+    expect(verify(suffixed, `${a}.b2/${b}.b1`)).toBe('invalid');
+    for (const transport of TRANSPORTS) {
+      // push-stream's /lp/, given If-Modified-Since, rewrites the suffixes away before the check:
+      // what it subscribes to, and what the ticket must sign, is then `a/b`.
+      const dropped = server === 'push-stream' && transport === 'lp';
+      expect([transport, 'plain', await status(transport, `${a}.b2/${b}.b1${query(plain)}`)]).toEqual([transport, 'plain', dropped ? OPEN_STATUS[transport] : 403]);
+      expect([transport, 'suffixed', await status(transport, `${a}.b2/${b}.b1${query(suffixed)}`)]).toEqual([transport, 'suffixed', 403]);
+      expect([transport, 'one suffix', await status(transport, `${a}/${b}.b1${query(plain)}`)]).toEqual([transport, 'one suffix', dropped ? OPEN_STATUS[transport] : 403]);
+    }
+    // Not a suffix (".b" without digits, or more after them): another channel name, signed as is.
+    expect(await status('sub', `${a}.b/${b}.b1x${query(ticketFor(`${a}.b/${b}.b1x`))}`)).toBe(200);
+    expect(app.authRequests).toHaveLength(0);
+  });
+
+  if (secureLink) it('a ticket is still good during its expiry second (secure_link refuses only `expires < now`)', async () => {
+    const a = channel();
+    // Early in a second, so that nginx checks within the second the ticket was signed in.
+    while (Date.now() % 1000 > 200) await new Promise((r) => setTimeout(r, 20));
+    const ticket = ticketFor(a, 0);
+    expect(verify(ticket, a)).toBe('valid');
+    expect(await status('sub', `${a}${query(ticket)}`)).toBe(200);
   });
 
   describe(`property: ${REQUESTS} generated requests, nginx's answer equals verifyTicket()`, () => {
@@ -255,16 +309,19 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
 
     const caseArb: fc.Arbitrary<TicketCase> = fc.record({
       transport: fc.constantFrom(...TRANSPORTS),
-      signed: fc.uniqueArray(fc.record({ channel: fc.nat(POOL.length - 1), backtrack: fc.option(fc.integer({ min: 0, max: 30 }), { freq: 3 }) }), {
+      // Secure-link: a suffix in the signed path always ends in a refusal, so rarely one.
+      signed: fc.uniqueArray(fc.record({ channel: fc.nat(POOL.length - 1), backtrack: secureLink ? fc.oneof({ arbitrary: fc.constant(null), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 30 }), weight: 1 }) : fc.option(fc.integer({ min: 0, max: 30 }), { freq: 3 }) }), {
         minLength: 1,
         maxLength: 4,
         selector: (s) => s.channel,
       }),
-      // Never within a minute of now: nginx reads the clock a moment after the oracle does.
+      // Never within a minute of now: nginx reads the clock a moment after the oracle does. Except
+      // the last refused second, which stays refused when the clock moves on: the expiry second
+      // itself for HMAC, the one before for secure-link (still valid during its expiry second).
       ttl: fc.oneof(
         { arbitrary: fc.integer({ min: 60, max: 365 * 86400 }), weight: 6 },
         { arbitrary: fc.integer({ min: -365 * 86400, max: -60 }), weight: 2 },
-        { arbitrary: fc.constant(0), weight: 1 },
+        { arbitrary: fc.constant(secureLink ? -1 : 0), weight: 1 },
         { arbitrary: fc.constant('max' as const), weight: 1 },
       ),
       rightKey: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
@@ -304,7 +361,7 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
       const seg = (s: { channel: number; backtrack: number | null }) => `${POOL[s.channel]}${s.backtrack === null ? '' : `.b${s.backtrack}`}`;
       const signedPath = c.signed.map(seg).join('/');
       const expiresAt = c.ttl === 'max' ? 999_999_999_999 : nowSeconds() + c.ttl;
-      const ticket = signTicket(c.rightKey ? KEY : WRONG_KEY, signedPath, expiresAt);
+      const ticket = anyPathTicket(format, c.rightKey ? KEY : WRONG_KEY, signedPath, expiresAt);
 
       let segments = c.signed.map(seg);
       const i = c.at % segments.length;
@@ -410,7 +467,7 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
         const answer = await status(transport, `${path}${query(ticketFor(path))}`);
         expect(disagreement(true, transport, answer)).toBeNull();
         // The same request, with the oracle's key wrong, is the leak the run must catch.
-        const oracle = verifyTicket(WRONG_KEY, ticketFor(path), path) === 'valid';
+        const oracle = verify(ticketFor(path), path, WRONG_KEY) === 'valid';
         expect(disagreement(oracle, transport, answer)).toMatch(/^OPENED/);
       }
       expect(disagreement(true, 'sub', 403)).toMatch(/^refused a valid ticket/);
@@ -418,12 +475,12 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
 
     it('never disagrees (fast-check; nginx answers each with 101/200 or 403 as verifyTicket says)', async () => {
       const seen = { opened: {} as Record<string, number>, refused: {} as Record<string, number> };
-      console.log(`subscription tickets on ${server}: TICKET_FUZZ_SEED=${SEED} TICKET_FUZZ_REQUESTS=${REQUESTS}`);
+      console.log(`subscription tickets on ${server}, ${format}: TICKET_FUZZ_SEED=${SEED} TICKET_FUZZ_REQUESTS=${REQUESTS}`);
       const started = Date.now();
       await fc.assert(
         fc.asyncProperty(caseArb, async (c) => {
           const req = build(c);
-          const valid = verifyTicket(KEY, ticketArgument(req.search) ?? '', req.channelPath) === 'valid';
+          const valid = verify(ticketArgument(req.search) ?? '', req.channelPath) === 'valid';
           const answer = await status(req.transport, req.target);
           const problem = disagreement(valid, req.transport, answer);
           if (problem !== null) throw new Error(`${problem}: /${req.transport}/${req.target} (nginx captures ${req.channelPath})`);
@@ -432,7 +489,7 @@ describe.each(SERVERS)('signed subscription tickets through nginx on %s', (serve
         }),
         { numRuns: REQUESTS, seed: SEED, endOnFailure: true },
       );
-      console.log(`subscription tickets on ${server}: ${REQUESTS} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; opened ${JSON.stringify(seen.opened)}, refused ${JSON.stringify(seen.refused)}`);
+      console.log(`subscription tickets on ${server}, ${format}: ${REQUESTS} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; opened ${JSON.stringify(seen.opened)}, refused ${JSON.stringify(seen.refused)}`);
       // Both verdicts on every location: the run was not all refusals (or all openings).
       if (REQUESTS >= 1000) {
         for (const t of TRANSPORTS) expect([t, (seen.opened[t] ?? 0) > 0, (seen.refused[t] ?? 0) > 0]).toEqual([t, true, true]);

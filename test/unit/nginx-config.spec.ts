@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   NGINX_CONFIG_DIR,
   NginxConfigValueError,
+  needsJsModule,
   renderMainConfig,
   renderServerConfig,
   renderTemplate,
@@ -13,7 +14,7 @@ import {
   type NginxConfigValues,
 } from '../../lib/nginx-config/nginx-config.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
-import { deriveTicketKey } from '../../lib/tickets/subscription-ticket.js';
+import { deriveTicketKey, signTicket } from '../../lib/tickets/subscription-ticket.js';
 
 const read = (name: string) => readFile(join(NGINX_CONFIG_DIR, name), 'utf8');
 
@@ -181,6 +182,61 @@ describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template in tick
       expect(() => validateNginxConfigValues(values)).toThrow(NginxConfigValueError);
       await expect(renderServerConfig(values)).rejects.toThrow(/64 lower-case hex/);
     }
+  });
+});
+
+describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template in secure-link mode', (kind) => {
+  let session: string;
+  let secureLink: string;
+  beforeAll(async () => {
+    session = await renderServerConfig(valuesFor(kind));
+    secureLink = await renderServerConfig(valuesFor(kind, { auth: { mode: 'secure-link', ticketKey: KEY } }));
+  });
+
+  /** The http-context lines secure-link mode adds (comments, two maps, secure_link, secure_link_md5, the verdict map). */
+  const LINES =
+    /\n\n(?:#.*\n)+map \$arg_ticket \$push_stream_ticket_expires \{[^\n]*\}\nmap \$arg_ticket \$push_stream_ticket_hash \{[^\n]*\}\nsecure_link (\S+);\nsecure_link_md5 "([^"]*)";\n#.*\nmap "\$secure_link:\$push_channels" \$push_stream_ticket_ok \{\n([^}]*)\}/;
+
+  it('differs from session mode only in its http lines and the check that replaces auth_request; loads no script', () => {
+    const lines = LINES.exec(secureLink);
+    expect(lines).not.toBeNull();
+    expect(lines![1]).toBe('$push_stream_ticket_hash,$push_stream_ticket_expires');
+    expect(lines![2]).toBe(`$push_stream_ticket_expires:$push_channels ${KEY}`);
+    // Order matters (nginx tries a map's regexes in order): a .b<n> path is refused before a good ticket opens.
+    expect(lines![3]).toBe(`  volatile;\n  default '';\n  "~\\.b\\d+(/|$)" '';\n  "~^1:" 1;\n`);
+    expect(secureLink.replace(lines![0], '').replaceAll(TICKET_CHECK, AUTH_REQUEST)).toBe(session);
+    expect(secureLink).not.toMatch(/js_import|js_set|js_var/);
+  });
+
+  it('splits the ticket with the format signTicket writes: 1-12 digits, then 22 base64url characters ending in A, Q, g or w', () => {
+    const expires = /map \$arg_ticket \$push_stream_ticket_expires \{ default ''; "~(\S+)" \$1; \}/.exec(secureLink)?.[1];
+    const hash = /map \$arg_ticket \$push_stream_ticket_hash \{ default ''; "~(\S+)" \$1; \}/.exec(secureLink)?.[1];
+    expect([expires, hash]).toEqual(['^(\\d{1,12})\\.[A-Za-z0-9_-]{21}[AQgw]$', '^\\d{1,12}\\.([A-Za-z0-9_-]{21}[AQgw])$']);
+    for (const ticket of [signTicket(KEY, 'a/b', 1_800_000_000, 'secure-link-md5'), signTicket(KEY, '', 1, 'secure-link-md5')]) {
+      expect(new RegExp(expires!).exec(ticket)?.[1]).toBe(ticket.split('.')[0]);
+      expect(new RegExp(hash!).exec(ticket)?.[1]).toBe(ticket.split('.')[1]);
+    }
+  });
+
+  it.each(SUBSCRIBERS)('%s checks the ticket after the channels are set and the size guard, and never asks the app', (pattern) => {
+    const body = location(server(secureLink, PUBLIC), `~ ${pattern}`);
+    expect(body).not.toContain('auth_request');
+    const check = body.indexOf(TICKET_CHECK);
+    expect(check).toBeGreaterThan(body.indexOf('if ($push_stream_auth_too_large) { return 494; }'));
+    expect(check).toBeGreaterThan(body.indexOf('set $push_channels $1;'));
+  });
+
+  it('refuses a key that is not 64 lower-case hex characters', async () => {
+    for (const ticketKey of [KEY.toUpperCase(), `${KEY.slice(0, 63)}"; include /etc/passwd`, '']) {
+      const values = valuesFor(kind, { auth: { mode: 'secure-link', ticketKey } });
+      expect(() => validateNginxConfigValues(values)).toThrow(NginxConfigValueError);
+      await expect(renderServerConfig(values)).rejects.toThrow(/64 lower-case hex/);
+    }
+  });
+
+  it('needs no njs', () => {
+    expect(needsJsModule({ auth: { mode: 'secure-link', ticketKey: KEY } })).toBe(false);
+    expect(needsJsModule({ auth: { mode: 'ticket', ticketKey: KEY } })).toBe(true);
   });
 });
 

@@ -51,6 +51,7 @@ describe('resolvePushStreamOptions', () => {
         maxChannelsPerRequest: 16,
         pageChannels: 'any',
         ticketTtlSeconds: 60,
+        ticketFormat: 'hmac-sha256',
       },
       undici: {},
     });
@@ -149,6 +150,7 @@ describe('resolvePushStreamOptions', () => {
     ['auth.maxChannelsPerRequest', { ...base, auth: { maxChannelsPerRequest: Number.POSITIVE_INFINITY } }],
     ['auth.pageChannels', { ...base, auth: { pageChannels: 'none' } }],
     ['auth.pageChannels', { ...base, auth: { pageChannels: true } }],
+    ['auth.ticketFormat', { ...base, auth: { ticketFormat: 'md5' } }],
   ];
 
   it.each(bad)('refuses a bad %s with a PushStreamConfigError naming it', (field, options) => {

@@ -9,6 +9,7 @@ import {
   PushStreamModule,
   type PushStreamModuleOptions,
   PushStreamChannels,
+  PushStreamService,
   PushStreamTickets,
 } from '../../../lib/index.js';
 import { deriveTicketKey, verifyTicket } from '../../../lib/testing/index.js';
@@ -69,5 +70,37 @@ describe.each(['push-stream', 'nchan'] as const)('PushStreamTickets on %s', (ser
     await expect(t.issue(request(), Array.from({ length: 17 }, () => channels.all()))).rejects.toBeInstanceOf(ChannelSetTooLargeError);
     expect(() => t.sign([channels.all()], { ttlSeconds: 0 })).toThrow(PushStreamConfigError);
     await expect(tickets(server, { auth: { ticketTtlSeconds: 1.5 } })).rejects.toThrow(/auth.ticketTtlSeconds/);
+  });
+
+  it("auth.ticketFormat 'secure-link-md5': signs the MD5 flavor with the same derived key, and subscriberUrls() refuses a backtrack", async () => {
+    const { tickets: t, channels } = await tickets(server, {
+      subscriber: { host: 'push.example.com', protocol: 'https' },
+      auth: { ticketFormat: 'secure-link-md5' },
+    });
+    const names = [channels.all(), channels.user(7)];
+    const signed = t.sign(names);
+    expect(signed.ticket).toMatch(/^1800000060\.[A-Za-z0-9_-]{21}[AQgw]$/);
+    expect(signed.urls?.websocket).toBe(`wss://push.example.com/ws/${names.join('/')}?ticket=${signed.ticket}`);
+    const key = deriveTicketKey(SECRET);
+    expect(verifyTicket(key, signed.ticket, names.join('/'), { now, format: 'secure-link-md5' })).toBe('valid');
+    expect(verifyTicket(key, signed.ticket, names.join('/'), now)).toBe('invalid'); // not an HMAC ticket
+    const mod = await Test.createTestingModule({
+      imports: [
+        PushStreamModule.forRoot({
+          server,
+          publisherUrl: 'http://127.0.0.1:1/pub',
+          secret: SECRET,
+          authRoute: false,
+          subscriber: { host: 'push.example.com', protocol: 'https' },
+          auth: { ticketFormat: 'secure-link-md5' },
+        }),
+      ],
+    }).compile();
+    const push = mod.get(PushStreamService);
+    const history = () => push.subscriberUrls([channels.all()], { backtrack: { [channels.all()]: 5 } });
+    // push-stream writes .b5 into the path, which nginx refuses in secure-link mode; Nchan has no backtrack.
+    if (server === 'push-stream') expect(history).toThrow(/backtrack.*secure-link/);
+    else expect(history().websocket).toBe(`wss://push.example.com/ws/${channels.all()}`);
+    expect(push.subscriberUrls([channels.all()]).websocket).toBe(`wss://push.example.com/ws/${channels.all()}`);
   });
 });
