@@ -6,7 +6,7 @@
  *   client.addEventListener('message', (e) => console.log(e.detail.channel, e.detail.data));
  *   client.connect();
  */
-import { SUBSCRIBER_LOCATIONS, TICKET_QUERY_PARAMETER, ticketExpiry } from '../shared/push-stream-protocol.js';
+import { isSecureLinkTicket, SUBSCRIBER_LOCATIONS, TICKET_QUERY_PARAMETER, ticketExpiry } from '../shared/push-stream-protocol.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { subscribableChannels } from './channel-set.js';
 import type { DecodedFrame } from './decode-message.js';
@@ -37,7 +37,11 @@ export interface PushStreamClientOptions {
   channels: string[];
   /** Preference order. Default `['websocket', 'eventsource', 'longpolling']`. */
   transports?: PushStreamTransport[];
-  /** History on first join: push-stream `.bN` per channel. Nchan replays its buffer anyway. */
+  /**
+   * History on first join: push-stream `.bN` per channel. Nchan replays its buffer anyway. Not with
+   * secure-link tickets (nginx refuses `.bN` paths then): a TypeError for such a `ticket`, and a
+   * `denied` client (after an `error` event) when getTicket returns one.
+   */
   backtrack?: Record<string, number>;
   reconnect?: BackoffOptions;
   /** Subscriber locations. Default `{ websocket: '/ws/', eventsource: '/ev/', longpolling: '/lp/' }`. */
@@ -58,9 +62,10 @@ export interface PushStreamClientOptions {
   /** Longest channel name; longer throws a RangeError at construction. Default 128, as the module's `maxChannelNameLength`. */
   maxChannelNameLength?: number;
   /**
-   * Signed-ticket mode (nginx rendered with `--auth ticket`): a ticket for `channels` (in the order
-   * given, duplicates dropped), `<expiry>.<signature>` as the app's `PushStreamTickets` issues it.
-   * Every subscriber URL carries it as `?ticket=`. Without `getTicket`, it cannot be renewed.
+   * Signed-ticket mode (nginx rendered with `--auth ticket` or `--auth secure-link`): a ticket for
+   * `channels` (in the order given, duplicates dropped), `<expiry>.<signature>` as the app's
+   * `PushStreamTickets` issues it, of either flavor. Every subscriber URL carries it as `?ticket=`.
+   * Without `getTicket`, it cannot be renewed.
    */
   ticket?: string;
   /**
@@ -167,6 +172,11 @@ const DEFAULT_PATHS: Record<PushStreamTransport, string> = {
  */
 const RELOAD_WINDOW_MS = 300;
 
+/** Why a secure-link ticket cannot serve a client with `backtrack`. */
+const SECURE_LINK_BACKTRACK =
+  'a secure-link ticket cannot open the backtrack (.bN) history this client asks for: nginx refuses .bN paths in secure-link mode. ' +
+  'Drop the backtrack option (reconnects resume by event id), or use HMAC tickets (nginx-config --auth ticket)';
+
 /** A ticket expiring within this many seconds (by this page's clock) is renewed before a (re)connect. */
 const TICKET_RENEW_MARGIN_S = 10;
 
@@ -270,13 +280,21 @@ export class PushStreamClient extends EventTarget {
       throw new TypeError(`PushStreamClient: unknown transport ${JSON.stringify(unknown)} (known: ${Object.keys(TRANSPORTS).join(', ')})`);
     }
     this.paths = { ...DEFAULT_PATHS, ...options.paths };
-    this.tracker = new ResumeTracker(this.dialect.kind, (gap) => this.detectedGaps.push(gap));
+    this.tracker = new ResumeTracker(
+      this.dialect.kind,
+      (gap) => this.detectedGaps.push(gap),
+      // Numbers missing at a forward jump, still missing after a wait (messages may come out of
+      // order): reported on their own, after the message that follows them.
+      ({ channel, reason, proven, missed, last, next }) =>
+        this.emit('gap', { channel, reason, certain: proven, missed, lastSeen: last, next, transport: this.transports[this.transportIndex] }),
+    );
     if (options.getTicket !== undefined && typeof options.getTicket !== 'function') {
       throw new TypeError('PushStreamClient: getTicket must be a function');
     }
     if (options.ticket !== undefined) {
       this.ticket = this.heldTicket(options.ticket, this.channels);
       if (this.ticket === null) throw new TypeError(`PushStreamClient: ticket is not a subscription ticket (<expiry>.<signature>): ${describeValue(options.ticket)}`);
+      if (this.refusesHistory(this.ticket)) throw new TypeError(`PushStreamClient: ${SECURE_LINK_BACKTRACK}`);
     }
   }
 
@@ -336,6 +354,7 @@ export class PushStreamClient extends EventTarget {
   close(): void {
     this.generation++;
     this.stopAttempt();
+    this.tracker.pause();
     this.setState('closed');
   }
 
@@ -350,7 +369,8 @@ export class PushStreamClient extends EventTarget {
           .join('&')
       : '';
     let url = `${this.origin}${this.paths[transport]}${path}${query ? `?${query}` : ''}`;
-    // The ticket signs the channel path without `.bN`: the same ticket serves a resume.
+    // An HMAC ticket signs the channel path without `.bN`: the same ticket serves a resume. A
+    // secure-link ticket is never held for a path with one (refusesHistory).
     if (this.ticket !== null) url += `${query ? '&' : '?'}${TICKET_QUERY_PARAMETER}=${encodeURIComponent(this.ticket.value)}`;
     if (transport === 'websocket') url = url.replace(/^http/, 'ws');
     return url;
@@ -547,6 +567,7 @@ export class PushStreamClient extends EventTarget {
   private deny(status: number, transport: PushStreamTransport): void {
     this.generation++;
     this.stopAttempt();
+    this.tracker.pause();
     this.setState('denied');
     this.emit('denied', { status, transport });
   }
@@ -611,8 +632,24 @@ export class PushStreamClient extends EventTarget {
       this.emit('error', { message: `getTicket failed: not a subscription ticket (<expiry>.<signature>): ${describeValue(value)}`, transport });
       return 'failed';
     }
+    if (this.refusesHistory(ticket)) {
+      // Asking again would give the same kind of ticket, and nginx would answer 403 each time.
+      this.emit('error', { message: `getTicket: ${SECURE_LINK_BACKTRACK}`, transport });
+      this.deny(403, transport);
+      return 'refused';
+    }
     this.ticket = ticket;
     return 'ok';
+  }
+
+  /**
+   * Whether nginx would refuse `ticket` for the next URL: a secure-link ticket while the path asks
+   * for history with `.bN` (push-stream's backtrack on a channel not joined yet).
+   */
+  private refusesHistory(ticket: HeldTicket): boolean {
+    if (!isSecureLinkTicket(ticket.value)) return false;
+    const withHistory = this.dialect.subscriberPath(this.channels, (c) => (this.tracker.has(c) ? undefined : this.options.backtrack?.[c]));
+    return withHistory !== this.dialect.subscriberPath(this.channels, () => undefined);
   }
 
   /** Before an attempt: a ticket, then open(); a failed getTicket backs off like a failed attempt. */

@@ -53,6 +53,12 @@ export interface ResumePositions {
   /** The message's position in its channel, or null when the server gave it none. */
   positionOf(message: TrackedMessage): ResumePosition | null;
   /**
+   * The message's number in its channel when the server numbers each channel's messages 1, 2, 3...
+   * in the order of their positions (push-stream's `~id~`), else null (Nchan). With numbers the
+   * tracker tolerates messages delivered out of order (see ResumeTracker).
+   */
+  sequenceOf(message: TrackedMessage): number | null;
+  /**
    * Whether messages may be missing between what the channel delivered and this new message (not a
    * repeat), at `position`. Called before advance(); changes nothing. Null: continuous, or no
    * earlier message of the channel to compare with.
@@ -65,8 +71,12 @@ export interface ResumePositions {
    * older than what its channel delivered. `resumed`: the connection carried a resume position.
    */
   advance(message: TrackedMessage, position: ResumePosition, resumed: boolean): boolean;
-  /** Query arguments that resume after the last message; empty before any message. */
-  resumeQuery(): Record<string, string>;
+  /**
+   * Query arguments that resume after the last message; empty before any message. `notAfter`: a
+   * delivered message whose channel still misses numbers after it (see sequenceOf()): resume no
+   * later than right after it, so that the server sends them (what else it sends again is dropped).
+   */
+  resumeQuery(notAfter?: TrackedMessage): Record<string, string>;
   /** Before a reconnect. */
   forgetPosition(): void;
   /** The set of subscribed channels changed (one was deleted). */

@@ -143,6 +143,14 @@ class NchanPositions implements ResumePositions {
     return tag === undefined ? null : { time: id.time, tag };
   }
 
+  /**
+   * (second, n) ids do not say how many messages a later second holds. Nchan keeps a channel's
+   * messages in order (one worker in the shipped config; with more, the channel's owner orders them).
+   */
+  sequenceOf(): null {
+    return null;
+  }
+
   gapBefore(message: TrackedMessage, position: ResumePosition): PositionGap | null {
     const last = this.last.get(message.channel);
     if (!last) return null;
@@ -240,7 +248,9 @@ export class NchanBrowserDialect implements BrowserServerDialect {
 
   longPollAnswer(status: number): LongPollAnswer {
     if (status === 200) return 'messages';
-    if (status === 304) return 'no-message';
+    // 408: the poll outlived nchan_subscriber_timeout without a message (nginx sends no 408 of its
+    // own: it closes a connection that timed out). The subscription is fine: poll again.
+    if (status === 304 || status === 408) return 'no-message';
     // 410 Gone (channel deleted, or nginx reloading/stopping: indistinguishable) ends the poll like
     // any other status; the client subscribes again.
     return 'ended';

@@ -78,6 +78,10 @@ function sequenceOf(message: TrackedMessage): number | null {
  * message received on any channel (the module compares every channel with it). Without a resume
  * position (first join, `.bN` history) what is not newer than what a channel delivered is dropped;
  * with one, an older id is delivered unless it is exactly a message seen (the store started again).
+ * ResumeTracker takes first, on any connection, a message numbered (`~id~`) and positioned just
+ * before what its channel delivered that never came: the module with several workers may deliver a
+ * channel's messages out of order. While a channel waits for such a number, a reconnect or the
+ * next long poll resumes from the message before it (resumeQuery(notAfter)).
  *
  * Gaps: the module numbers each channel's messages 1, 2, 3... (`~id~`, kept across reloads, from 1
  * again in a new store), and a resume sends every stored message after the position. So the next
@@ -95,6 +99,15 @@ class PushStreamPositions implements ResumePositions {
     if (message.time === undefined || message.tag === undefined) return null;
     const ms = Date.parse(message.time);
     return Number.isNaN(ms) ? null : { time: ms, tag: message.tag };
+  }
+
+  /**
+   * The module gives a message its `~id~`, time and tag together under the channel's lock, so the
+   * numbers follow the positions. With several workers it may still deliver them out of order: a
+   * publish on each of two workers, numbered 5 and 6, can reach a subscriber as 6 then 5.
+   */
+  sequenceOf(message: TrackedMessage): number | null {
+    return sequenceOf(message);
   }
 
   gapBefore(message: TrackedMessage): PositionGap | null {
@@ -124,7 +137,11 @@ class PushStreamPositions implements ResumePositions {
     return true;
   }
 
-  resumeQuery(): Record<string, string> {
+  resumeQuery(notAfter?: TrackedMessage): Record<string, string> {
+    const earlier = notAfter && this.positionOf(notAfter);
+    if (earlier && notAfter.time !== undefined && notAfter.tag !== undefined && (!this.newest || after(this.newest.position, earlier))) {
+      return { tag: String(notAfter.tag), time: notAfter.time };
+    }
     return this.newest ? { tag: String(this.newest.tag), time: this.newest.time } : {};
   }
 

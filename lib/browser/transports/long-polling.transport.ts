@@ -1,14 +1,17 @@
 import { errorReason, hasGlobal, type Transport, type TransportContext } from './transport.js';
 
-/** A long poll still pending after this long counts as an open subscription. */
-const LONGPOLL_OPEN_AFTER_MS = 1000;
-
+/**
+ * Long polling. The subscription counts as open (onOpen: state 'open', backoff reset) only once
+ * nginx answered a poll with a status the dialect reads as a live subscription ('messages' with a
+ * body, or 'no-message'), never because a poll is pending: nginx holds a poll while its
+ * auth_request waits for a slow application too, and then answers it with a 5xx. A quiet channel
+ * therefore stays 'connecting' until its first message or the server's poll timeout (304).
+ */
 export const longPollingTransport: Transport = {
   name: 'longpolling',
   available: () => hasGlobal('fetch'),
   open(ctx: TransportContext): () => void {
     const controller = new AbortController();
-    let openTimer: ReturnType<typeof setTimeout> | null = setTimeout(() => ctx.onOpen(), LONGPOLL_OPEN_AFTER_MS);
     const loop = async (): Promise<void> => {
       for (let first = true; ctx.isCurrent(); first = false) {
         const ready = first ? undefined : ctx.beforeNextRequest();
@@ -32,6 +35,7 @@ export const longPollingTransport: Transport = {
         if (!ctx.isCurrent()) return;
         const answer = ctx.dialect.longPollAnswer(res.status);
         if (answer === 'no-message') {
+          void res.body?.cancel().catch(() => undefined);
           ctx.onOpen();
           await new Promise((resolve) => setTimeout(resolve, ctx.noMessagePauseMs()));
           continue;
@@ -52,10 +56,6 @@ export const longPollingTransport: Transport = {
       }
     };
     void loop();
-    return () => {
-      if (openTimer !== null) clearTimeout(openTimer);
-      openTimer = null;
-      controller.abort();
-    };
+    return () => controller.abort();
   },
 };

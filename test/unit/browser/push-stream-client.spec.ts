@@ -1,41 +1,7 @@
 import { jest } from '@jest/globals';
 import { PushStreamClient, type PushStreamClientOptions, type PushStreamMessage } from '../../../lib/browser/push-stream-client.js';
-
-/** The least the browser sees of a WebSocket: what the client uses. */
-class FakeWebSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly instances: FakeWebSocket[] = [];
-  readyState = FakeWebSocket.CONNECTING;
-  /** What the server agreed to (set by open()). */
-  protocol = '';
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(
-    readonly url: string,
-    readonly protocols?: string | string[],
-  ) {
-    FakeWebSocket.instances.push(this);
-  }
-  open(protocol = ''): void {
-    this.protocol = protocol;
-    this.readyState = FakeWebSocket.OPEN;
-    this.onopen?.();
-  }
-  receive(data: string): void {
-    this.onmessage?.({ data });
-  }
-  /** The server closes it, as the Push Stream Module does to its subscribers on a reload. */
-  serverClose(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1005, reason: '' });
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-}
+import { REORDER_WAIT_MS } from '../../../lib/browser/resume-tracker.js';
+import { FakeWebSocket } from './support/fake-websocket.js';
 
 const globals = globalThis as Record<string, unknown>;
 const saved = { WebSocket: globals.WebSocket, fetch: globals.fetch };
@@ -245,6 +211,27 @@ describe('the dialect drives URLs, subprotocol, decoding and deleted channels', 
   });
 });
 
+describe('long polling against a failing, slow auth (nginx answers 500 after 2 s)', () => {
+  it('is never open and backs off between attempts as the policy says', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(0);
+    const at: number[] = [];
+    const start = Date.now();
+    globals.fetch = jest.fn(() => {
+      at.push(Date.now() - start);
+      return new Promise<Response>((resolve) => setTimeout(() => resolve(new Response('', { status: 500 })), 2000));
+    });
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['longpolling'] });
+    const states: string[] = [];
+    client.addEventListener('state', (e) => states.push(e.detail.state));
+    client.connect();
+    await jest.advanceTimersByTimeAsync(40_000);
+    client.close();
+    expect(states).not.toContain('open');
+    // Each attempt: 2 s for nginx's answer, then the backoff (lowest jitter: 250 ms * 2^n, capped at 5 s).
+    expect(at.slice(1).map((t, i) => t - at[i])).toEqual([2250, 2500, 3000, 4000, 6000, 7000, 7000, 7000]);
+  });
+});
+
 describe('the gap event', () => {
   const psFrame = (id: number, second = 6) =>
     `{"id":${id},"channel":"a","text":{"n":${id}},"eventid":"e${second}-${id}","type":"","time":"Tue, 24 Nov 2026 19:24:${String(second).padStart(2, '0')} GMT","tag":${id}}`;
@@ -275,7 +262,7 @@ describe('the gap event', () => {
     globals.fetch = jest.fn(() => Promise.reject(new TypeError('Failed to fetch')));
   });
 
-  it('overrun: emitted before the first message after it, with the count, even right after a reload', async () => {
+  it('overrun: emitted once the missing numbers did not come within the wait (they may come out of order), with the count, even right after a reload', async () => {
     const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
     const events = timeline(client);
     client.connect();
@@ -285,13 +272,59 @@ describe('the gap event', () => {
     await reconnect(true);
     latest().receive(psFrame(8, 9));
     latest().receive(psFrame(9, 9));
-    expect(events).toEqual([
-      'message 1',
-      'message 2',
+    expect(events).toEqual(['message 1', 'message 2', 'message 8', 'message 9']);
+    await jest.advanceTimersByTimeAsync(REORDER_WAIT_MS);
+    expect(events.slice(4)).toEqual([
       gap({ channel: 'a', reason: 'overrun', certain: true, missed: 5, lastSeen: { id: '2', eventId: 'e6-2' }, next: { id: '8', eventId: 'e9-8' }, transport: 'websocket' }),
-      'message 8',
-      'message 9',
     ]);
+    client.close();
+  });
+
+  it('push-stream with several workers: messages out of order are each delivered, with no gap', async () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open();
+    for (const n of [1, 3, 2, 5, 4, 6]) latest().receive(psFrame(n));
+    await jest.advanceTimersByTimeAsync(10 * REORDER_WAIT_MS);
+    expect(events).toEqual(['message 1', 'message 3', 'message 2', 'message 5', 'message 4', 'message 6']);
+    client.close();
+  });
+
+  it('long polling: a poll answered with a later number resumes the next poll from before the missing one, which comes then', async () => {
+    const body = (...ns: number[]) => () => new Response(ns.map((n) => psFrame(n)).join('\n'), { status: 200 });
+    const urls: string[] = [];
+    const answers = [body(1, 3), body(2, 3), body(4)];
+    globals.fetch = jest.fn((url: string, init?: RequestInit) => {
+      urls.push(url);
+      const next = answers.shift();
+      if (next) return Promise.resolve(next());
+      return new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+    });
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['longpolling'] });
+    const events = timeline(client);
+    client.connect();
+    await jest.advanceTimersByTimeAsync(10 * REORDER_WAIT_MS);
+    const time = encodeURIComponent('Tue, 24 Nov 2026 19:24:06 GMT');
+    expect(urls).toEqual(['http://nginx.test/lp/a', `http://nginx.test/lp/a?tag=1&time=${time}`, `http://nginx.test/lp/a?tag=3&time=${time}`, `http://nginx.test/lp/a?tag=4&time=${time}`]);
+    expect(events).toEqual(['message 1', 'message 3', 'message 2', 'message 4']);
+    client.close();
+  });
+
+  it('no gap event after close(); a number still missing is reported after the wait on the next connection', async () => {
+    const client = new PushStreamClient({ url: 'http://nginx.test', server: 'push-stream', channels: ['a'], transports: ['websocket'] });
+    const events = timeline(client);
+    client.connect();
+    latest().open();
+    latest().receive(psFrame(1));
+    latest().receive(psFrame(3));
+    client.close();
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(events).toEqual(['message 1', 'message 3']);
+    client.connect();
+    latest().open();
+    await jest.advanceTimersByTimeAsync(REORDER_WAIT_MS);
+    expect(events.slice(2)).toEqual([expect.stringMatching(/^gap .*"missed":1/)]);
     client.close();
   });
 
@@ -377,7 +410,8 @@ describe('the gap event', () => {
     client.connect();
     latest().open();
     latest().receive(psFrame(1));
-    latest().receive(psFrame(3));
-    expect(events).toEqual(['message 1', expect.stringMatching(/^gap .*"missed":1/)]);
+    // A jump wider than the reorder window is reported at once, before its message.
+    latest().receive(psFrame(100));
+    expect(events).toEqual(['message 1', expect.stringMatching(/^gap .*"missed":98/)]);
   });
 });

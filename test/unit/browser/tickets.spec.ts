@@ -5,40 +5,7 @@
 import { jest } from '@jest/globals';
 import { PushStreamClient, type PushStreamClientOptions } from '../../../lib/browser/push-stream-client.js';
 import { ticketExpiry } from '../../../lib/shared/push-stream-protocol.js';
-
-class FakeWebSocket {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly instances: FakeWebSocket[] = [];
-  readyState = FakeWebSocket.CONNECTING;
-  protocol = '';
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(
-    readonly url: string,
-    readonly protocols?: string | string[],
-  ) {
-    FakeWebSocket.instances.push(this);
-  }
-  open(protocol = ''): void {
-    this.protocol = protocol;
-    this.readyState = FakeWebSocket.OPEN;
-    this.onopen?.();
-  }
-  receive(data: string): void {
-    this.onmessage?.({ data });
-  }
-  /** The server ends it (a reload), or (not opened yet) the upgrade failed. */
-  serverClose(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-}
+import { FakeWebSocket } from './support/fake-websocket.js';
 
 class FakeEventSource extends EventTarget {
   static readonly instances: FakeEventSource[] = [];
@@ -325,7 +292,7 @@ describe('getTicket before a reconnect', () => {
     latest().open();
     await jest.advanceTimersByTimeAsync(55_000); // still connected: nothing to do while open
     expect(getTicket).toHaveBeenCalledTimes(1);
-    latest().serverClose(); // nginx reload
+    latest().serverClose(1006); // nginx reload
     await jest.advanceTimersByTimeAsync(300); // the reload pause, then getTicket, then the socket
     expect(getTicket).toHaveBeenCalledTimes(2);
     expect(sockets()).toHaveLength(2);
@@ -340,7 +307,7 @@ describe('getTicket before a reconnect', () => {
     client.connect();
     await jest.advanceTimersByTimeAsync(0);
     latest().open();
-    latest().serverClose();
+    latest().serverClose(1006);
     await jest.advanceTimersByTimeAsync(300);
     expect(sockets().map((s) => s.url)).toEqual([`ws://nginx.test/ws/a?ticket=${t}`, `ws://nginx.test/ws/a?ticket=${t}`]);
     expect(getTicket).toHaveBeenCalledTimes(1);
@@ -355,10 +322,10 @@ describe('getTicket before a reconnect', () => {
     client.connect();
     latest().open();
     await jest.advanceTimersByTimeAsync(30_000);
-    latest().serverClose();
+    latest().serverClose(1006);
     await jest.advanceTimersByTimeAsync(300);
     expect(latest().url).toBe(`ws://nginx.test/ws/a?ticket=${t}`);
-    latest().serverClose(); // the upgrade is refused
+    latest().serverClose(1006); // the upgrade is refused
     await jest.advanceTimersByTimeAsync(0);
     expect(log.denied).toEqual([{ status: 403, transport: 'websocket' }]);
     expect(sockets()).toHaveLength(2);
@@ -387,7 +354,7 @@ describe('getTicket before a reconnect', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(sockets()).toHaveLength(1);
     expect(calls).toEqual([['a', 'b']]);
-    latest().serverClose();
+    latest().serverClose(1006);
     await jest.advanceTimersByTimeAsync(300);
     expect(calls).toEqual([['a', 'b'], ['a']]);
     expect(latest().url).toBe(`ws://nginx.test/ws/a?ticket=${ticket(600, 'B')}`);
@@ -423,11 +390,11 @@ describe('a refusal with a fresh ticket: getTicket once more, then denied', () =
     const client = make({ ticket: first, getTicket });
     const log = record(client);
     client.connect();
-    latest().serverClose(); // the upgrade fails; the probe reads 403
+    latest().serverClose(1006); // the upgrade fails; the probe reads 403
     await jest.advanceTimersByTimeAsync(250);
     expect(getTicket).toHaveBeenCalledTimes(1);
     expect(latest().url).toBe(`ws://nginx.test/ws/a?ticket=${second}`);
-    latest().serverClose();
+    latest().serverClose(1006);
     await jest.advanceTimersByTimeAsync(60_000);
     expect(urls).toEqual([`http://nginx.test/ev/a?ticket=${first}`, `http://nginx.test/ev/a?ticket=${second}`]);
     expect(log.denied).toEqual([{ status: 403, transport: 'websocket' }]);
@@ -556,5 +523,55 @@ describe('long polling: each poll is a new request nginx checks', () => {
     expect(log.denied).toEqual([{ status: 403, transport: 'longpolling' }]);
     expect(polls).toHaveLength(1);
     expect(log.messages).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('secure-link tickets (22-character MD5): no .bN history', () => {
+  /** A well-formed secure-link ticket expiring `inS` seconds from now. */
+  const secureLink = (inS: number, mark = 'A') => `${nowS() + inS}.${mark.repeat(21)}w`;
+  const psFrame = '{"id":7,"channel":"a","text":{"n":1},"eventid":"","type":"","time":"Tue, 24 Nov 2026 19:24:06 GMT","tag":2}';
+
+  it('is a ticket like the HMAC kind: URLs carry it, resume arguments too', () => {
+    const t = secureLink(600);
+    expect(ticketExpiry(t)).toBe(nowS() + 600);
+    const client = make({ server: 'push-stream', channels: ['a', 'b'], ticket: t });
+    expect(client.subscriberUrl('websocket')).toBe(`ws://nginx.test/ws/a/b?ticket=${t}`);
+    client.connect();
+    latest().open();
+    latest().receive(psFrame);
+    expect(client.subscriberUrl('longpolling')).toBe(`http://nginx.test/lp/a/b?tag=2&time=Tue%2C%2024%20Nov%202026%2019%3A24%3A06%20GMT&ticket=${t}`);
+    client.close();
+  });
+
+  it('push-stream with backtrack: a secure-link ticket option throws before any request (nginx would refuse the .bN path)', () => {
+    expect(() => make({ server: 'push-stream', channels: ['a', 'b'], backtrack: { a: 5 }, ticket: secureLink(600) })).toThrow(
+      /^PushStreamClient: a secure-link ticket cannot open the backtrack \(\.bN\) history/,
+    );
+    // backtrack 0 writes no suffix; Nchan has none: nothing to refuse.
+    expect(make({ server: 'push-stream', backtrack: { a: 0 }, ticket: secureLink(600) }).subscriberUrl('websocket')).toMatch(/\/ws\/a\?ticket=/);
+    expect(make({ server: 'nchan', backtrack: { a: 5 }, ticket: secureLink(600) }).subscriberUrl('websocket')).toMatch(/\/ws\/a\?ticket=/);
+    expect(sockets()).toHaveLength(0);
+  });
+
+  it('push-stream with backtrack: getTicket returning a secure-link ticket → an error event naming the conflict, then denied (403), no request', async () => {
+    const { getTicket } = tickets(secureLink(600));
+    const client = make({ server: 'push-stream', backtrack: { a: 5 }, getTicket });
+    const log = record(client);
+    client.connect();
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(log.errors).toEqual([expect.stringMatching(/^getTicket: a secure-link ticket cannot open the backtrack \(\.bN\) history .*Drop the backtrack option/)]);
+    expect(log.denied).toEqual([{ status: 403, transport: 'websocket' }]);
+    expect(getTicket).toHaveBeenCalledTimes(1);
+    expect(sockets()).toHaveLength(0);
+  });
+
+  it('push-stream with backtrack and HMAC tickets: unchanged (the .bN path is signed without its suffix)', async () => {
+    const t = ticket(600);
+    const { getTicket } = tickets(t);
+    const client = make({ server: 'push-stream', backtrack: { a: 5 }, getTicket });
+    client.connect();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(latest().url).toBe(`ws://nginx.test/ws/a.b5?ticket=${t}`);
+    client.close();
   });
 });

@@ -94,12 +94,12 @@ describe('NchanBrowserDialect decoding', () => {
     ]);
   });
 
-  it('long polling: the id comes from Last-Modified + Etag; 410 (deletion or reload alike) ends the poll', () => {
+  it('long polling: the id comes from Last-Modified + Etag; 408 (nchan_subscriber_timeout) is "no message"; 410 (deletion or reload alike) ends the poll', () => {
     const headers = new Headers({ 'last-modified': 'Wed, 25 Nov 2026 14:56:36 GMT', etag: '0,[1]' });
     const id = `${Date.parse('Wed, 25 Nov 2026 14:56:36 GMT') / 1000}:0,[1]`;
     expect(dialect.longPollMeta(headers)).toEqual({ id, eventType: '' });
     expect(dialect.longPollMeta(new Headers())).toEqual(NO_META);
-    expect([200, 304, 403, 408, 410].map((s) => dialect.longPollAnswer(s))).toEqual(['messages', 'no-message', 'ended', 'ended', 'ended']);
+    expect([200, 304, 403, 408, 410, 500].map((s) => dialect.longPollAnswer(s))).toEqual(['messages', 'no-message', 'ended', 'no-message', 'ended', 'ended']);
   });
 });
 

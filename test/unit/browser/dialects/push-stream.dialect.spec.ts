@@ -166,6 +166,16 @@ describe('PushStreamBrowserDialect', () => {
     expect(positions.resumeQuery()).toEqual({ tag: '2', time: 'Tue, 24 Nov 2026 19:24:06 GMT' });
   });
 
+  it('numbers messages by ~id~ (sequenceOf); resumeQuery(notAfter) resumes no later than right after that message', () => {
+    const positions = dialect.createResumePositions();
+    const m = (id: string, tag: number) => ({ channel: 'a', id, time: 'Tue, 24 Nov 2026 19:24:06 GMT', tag });
+    expect([m('7', 1), m('0', 1), m('-1', 1), m('', 1), m('x', 1)].map((x) => positions.sequenceOf(x))).toEqual([7, null, null, null, null]);
+    for (const x of [m('1', 1), m('3', 3)]) positions.advance(x, positions.positionOf(x)!, false);
+    expect(positions.resumeQuery(m('1', 1))).toEqual({ tag: '1', time: 'Tue, 24 Nov 2026 19:24:06 GMT' });
+    expect(positions.resumeQuery(m('9', 9))).toEqual({ tag: '3', time: 'Tue, 24 Nov 2026 19:24:06 GMT' }); // not after the newest
+    expect(positions.resumeQuery()).toEqual({ tag: '3', time: 'Tue, 24 Nov 2026 19:24:06 GMT' });
+  });
+
   it('drops an older message of a channel unless the connection was resumed (a restarted store)', () => {
     const positions = dialect.createResumePositions();
     const newer = { channel: 'a', id: '2', time: 'Tue, 24 Nov 2026 19:24:06 GMT', tag: 2 };

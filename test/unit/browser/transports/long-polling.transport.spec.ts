@@ -101,15 +101,51 @@ describe('longPollingTransport (server-neutral: statuses and ids come from the d
     expect(ctx.onEnd).not.toHaveBeenCalled();
   });
 
-  it('a poll pending for 1 s counts as open', async () => {
+  it('a pending poll never counts as open (nginx holds it while a slow auth_request waits)', async () => {
     const { dialect } = recordingDialect();
     fakeFetch([]);
     const ctx = fakeContext(dialect);
     const stop = longPollingTransport.open(ctx);
-    await jest.advanceTimersByTimeAsync(999);
+    await jest.advanceTimersByTimeAsync(60_000);
     expect(ctx.onOpen).not.toHaveBeenCalled();
-    await jest.advanceTimersByTimeAsync(1);
-    expect(ctx.onOpen).toHaveBeenCalledTimes(1);
+    expect(ctx.onEnd).not.toHaveBeenCalled();
+    ctx.isCurrent.mockReturnValue(false);
     stop();
+  });
+
+  it('a poll answered 500 after 2 s (a slow, failing auth) ends the attempt without ever opening it', async () => {
+    const { dialect } = recordingDialect();
+    let answer!: (res: Response) => void;
+    globals.fetch = jest.fn(() => new Promise<Response>((resolve) => (answer = resolve)));
+    const ctx = fakeContext(dialect);
+    longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(2000);
+    answer(new Response('auth failed', { status: 500 }));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(ctx.onOpen).not.toHaveBeenCalled();
+    expect(ctx.onEnd).toHaveBeenCalledWith({ status: 500, reason: 'HTTP 500' });
+  });
+
+  it('opens on the first answer that shows the subscription: a body of messages, or "no message"', async () => {
+    for (const status of [200, 299]) {
+      const { dialect } = recordingDialect();
+      let answer!: (res: Response) => void;
+      globals.fetch = jest.fn(
+        (_url: string, init?: RequestInit) =>
+          new Promise<Response>((resolve, reject) => {
+            answer = resolve;
+            init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+          }),
+      );
+      const ctx = fakeContext(dialect, { pauseMs: 10 });
+      const stop = longPollingTransport.open(ctx);
+      await jest.advanceTimersByTimeAsync(5000);
+      expect(ctx.onOpen).not.toHaveBeenCalled();
+      answer(new Response(status === 200 ? 'body' : null, { status }));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(ctx.onOpen).toHaveBeenCalledTimes(1);
+      ctx.isCurrent.mockReturnValue(false);
+      stop();
+    }
   });
 });
