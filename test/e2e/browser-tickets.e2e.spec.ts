@@ -1,7 +1,8 @@
 /**
  * Signed subscription tickets with the browser client (`ticket`, `getTicket`) in real Chromium
- * against a real nginx in ticket mode on every server of SERVERS: nginx checks `?ticket=` itself
- * (njs, nginx/push-stream-ticket.js) and never asks the app.
+ * against a real nginx in ticket mode on every server of SERVERS, in both flavors (HMAC, checked
+ * with njs by nginx/push-stream-ticket.js; secure-link MD5, checked by nginx's secure_link module):
+ * nginx checks `?ticket=` itself and never asks the app.
  *
  * The client is compiled from lib/browser (with the lib/shared module it imports) into a temporary
  * folder laid out as dist/, as in browser-client.e2e.spec.ts: no `npm run build` needed. The page's
@@ -23,7 +24,7 @@ import { PushStreamModuleDialect } from '../../lib/dialects/push-stream.dialect.
 import type { PushStreamDialect } from '../../lib/dialects/push-stream-dialect.interface.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { NginxTestServer } from '../../lib/testing/nginx-test-server.js';
-import { deriveTicketKey, signTicket } from '../../lib/tickets/subscription-ticket.js';
+import { deriveTicketKey, signTicket, type TicketFormat } from '../../lib/tickets/subscription-ticket.js';
 import { SERVERS } from '../support/servers.js';
 
 const run = promisify(execFile);
@@ -155,7 +156,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
   };
   const callsOf = (name: string) => issued.filter((c) => c.plan === name);
 
-  async function openPage(origin: string): Promise<Page> {
+  async function openPage(origin: string, format: TicketFormat): Promise<Page> {
     const p = await browser.newPage();
     p.on('pageerror', (err) => pageErrors.push(err.message));
     await p.exposeFunction('issueTicket', (name: string, channels: string[]) => {
@@ -164,7 +165,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
         issued.push({ plan: name, channels, at: Date.now(), ticket: 'reject' });
         throw new Error('the app is unavailable');
       }
-      const ticket = answer === null ? null : signTicket(KEY, answer.path ?? channels.join('/'), nowS() + answer.ttl);
+      const ticket = answer === null ? null : signTicket(KEY, answer.path ?? channels.join('/'), nowS() + answer.ttl, format);
       issued.push({ plan: name, channels, at: Date.now(), ticket });
       return ticket;
     });
@@ -173,14 +174,18 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
     return p;
   }
 
-  describe.each(SERVERS)('on %s', (server) => {
+  const CASES = SERVERS.flatMap((server) => (['hmac-sha256', 'secure-link-md5'] as const).map((format) => [server, format] as const));
+
+  describe.each(CASES)('on %s, %s tickets', (server, format) => {
     const dialect = DIALECTS[server];
+    const secureLink = format === 'secure-link-md5';
+    const sign = (path: string, ttl: number) => signTicket(KEY, path, nowS() + ttl, format);
     let nginx: NginxTestServer;
     let page: Page;
 
     beforeAll(async () => {
-      nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}`, ticketSecret: SECRET });
-      page = await openPage(nginx.baseUrl); // through nginx: same origin as /ws/ /ev/ /lp/
+      nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}`, ticketSecret: SECRET, ticketFormat: format });
+      page = await openPage(nginx.baseUrl, format); // through nginx: same origin as /ws/ /ev/ /lp/
     }, 30_000);
 
     afterAll(async () => {
@@ -231,29 +236,47 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
       }
     });
 
-    it('connects with a ticket (the option, then getTicket) and receives; the same ticket covers push-stream .bN history', async () => {
+    // Secure-link tickets cannot open push-stream's .bN history (nginx refuses such paths): there,
+    // the clients ask for none (and the test below checks the refusal of one).
+    const history = !(secureLink && server === 'push-stream');
+
+    it(`connects with a ticket (the option, then getTicket) and receives${history ? '; the same ticket covers push-stream .bN history' : ''}`, async () => {
       const a = channel('a');
       const b = channel('b');
       await publish(a, { n: 1 });
-      const t = signTicket(KEY, `${a}/${b}`, nowS() + 600);
-      const ids = await Promise.all(
-        TRANSPORTS.map((transport) => start({ channels: [a, b], transports: [transport], backtrack: { [a]: 5 }, ticket: t })),
-      );
+      const t = sign(`${a}/${b}`, 600);
+      const backtrack = history ? { [a]: 5 } : undefined;
+      const ids = await Promise.all(TRANSPORTS.map((transport) => start({ channels: [a, b], transports: [transport], backtrack, ticket: t })));
       const withGetTicket = plan({ ttl: 600 });
-      ids.push(await start({ channels: [a, b], transports: ['websocket'], backtrack: { [a]: 5 }, ticketPlan: withGetTicket }));
+      ids.push(await start({ channels: [a, b], transports: ['websocket'], backtrack, ticketPlan: withGetTicket }));
       for (const i of ids) await waitUntil(i, (l) => l.state === 'open', 'open');
       await publish(b, { n: 2 });
       await publish(a, { n: 3 });
       for (const i of ids) {
         // push-stream: n 1 comes from the .b5 history; Nchan replays its buffer anyway.
-        const log = await waitUntil(i, (l) => l.messages.length >= 3, '3 messages');
-        expect(nums(log)).toEqual([1, 2, 3]);
+        const log = await waitUntil(i, (l) => l.messages.length >= (history ? 3 : 2), 'the messages');
+        expect(nums(log)).toEqual(history ? [1, 2, 3] : [2, 3]);
         expect(log.denied).toEqual([]);
         expect(log.errors).toEqual([]);
       }
       expect(callsOf(withGetTicket).map((c) => c.channels)).toEqual([[a, b]]);
       for (const i of ids) await closeClient(i);
     });
+
+    if (secureLink && server === 'push-stream') {
+      it('asking for .bN history with a secure-link ticket: the option throws, getTicket ends denied with an error naming it; nginx is not asked', async () => {
+        const a = channel('history');
+        await expect(start({ channels: [a], backtrack: { [a]: 5 }, ticket: sign(a, 600) })).rejects.toThrow(/a secure-link ticket cannot open the backtrack \(\.bN\) history/);
+        const i = await start({ channels: [a], transports: ['websocket'], backtrack: { [a]: 5 }, ticketPlan: plan({ ttl: 600 }) });
+        const log = await waitUntil(i, (l) => l.state === 'denied', 'denied');
+        expect(log.denied).toEqual([{ status: 403, transport: 'websocket' }]);
+        expect(log.errors).toEqual([expect.stringMatching(/^getTicket: a secure-link ticket cannot open the backtrack/)]);
+        // The same channel, without history: opens.
+        const ok = await start({ channels: [a], transports: ['websocket'], ticket: sign(a, 600) });
+        await waitUntil(ok, (l) => l.state === 'open', 'open');
+        await closeClient(ok);
+      });
+    }
 
     it('a ticket that expires while connected: open connections go on; after nginx ends them the client renews it and resumes without loss', async () => {
       const a = channel('expiring');
@@ -308,7 +331,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
     it('getTicket → null: denied without a request; a ticket nginx refuses: getTicket once more, then denied (null) or open (a good one)', async () => {
       const a = channel('refused');
       const opts = { channels: [a], reconnect: { minDelayMs: 50, maxDelayMs: 100 } };
-      const wrong = signTicket(KEY, `${a}-other`, nowS() + 600); // signed for another channel set
+      const wrong = sign(`${a}-other`, 600); // signed for another channel set
       const refusedAtOnce = plan(null);
       const refusedAfter = TRANSPORTS.map(() => plan(null));
       const renewed = TRANSPORTS.map(() => plan({ ttl: 600 }));
