@@ -1,30 +1,39 @@
 #!/usr/bin/env node
-// P2 authorization: real subscribe requests through the shipped nginx locations, authorized by
-// auth_request, as ratios to baselines measured in the same run.
+// P2 authorization: real subscribe requests through the shipped nginx locations, each way a
+// subscription can be authorized, as ratios to baselines measured in the same run.
 //
 //   node bench/p2-auth.mjs [--quick] [--rounds N] [--servers nchan,push-stream] [--out DIR]
 //
-// The request: a long-polling subscription, `/lp/<channel>` (Nchan; replays the channel's oldest
-// stored message) or `/lp/<channel>.b1` (Push Stream Module; the last stored message), with a
-// valid session cookie. A message is stored in the channel before each run, so nginx authorizes,
-// subscribes and answers at once on a keep-alive connection: a complete subscribe request. (A
-// `return 204;` after auth_request would answer before nginx ever asks the app; a subscriber
-// location does not, and the app counts the requests it is asked, checked against the answers.)
+// The request: a long-polling subscription, `GET /lp/<channel>`, with a valid session cookie (and,
+// in ticket mode, a valid `?ticket=`). A message is stored in the channel before each run, and the
+// subscription asks for it: Nchan replays the channel's oldest stored message; the Push Stream
+// Module answers what is newer than `If-Modified-Since` (a second before the message was stored,
+// as pushstream.js resumes; not `.b1`, which the secure-link flavor refuses). So nginx
+// authorizes, subscribes and answers at once on a keep-alive connection: a complete subscribe
+// request. (A `return 204;` after auth_request would answer
+// before nginx ever asks the app; a subscriber location does not, and the app counts the requests
+// it is asked, checked against the answers.)
 //
-// Variants, one nginx each (shipped templates unless said), interleaved in every round:
-//   no-auth         the templates with the auth_request lines removed: nginx never asks anyone
+// Variants, one nginx each (shipped templates, rendered by the library, one worker), interleaved
+// in every round:
+//   no-auth         the subscriber check removed (${NGINX_SUBSCRIBER_AUTH}): nginx asks nobody
 //   bare-204        auth_request to a bare Node http server that answers 204 to everything
 //   session-memory  auth_request to NestJS + PushStreamModule's endpoint, express-session MemoryStore
 //   session-redis   the same with connect-redis, sessions in our own redis-server
-//   ticket          TODO: signed subscription tickets verified in nginx with njs (not built yet)
-//   informational, derived template: auth subrequests over keep-alive upstream connections
-//   bare-204+ka, session-memory+ka
+//   ticket          ticket mode, njs flavor: nginx checks ?ticket= (HMAC-SHA256) itself, never asks
+//   secure-link     ticket mode, secure_link flavor (MD5): nginx's own secure_link module checks it
+// (ticketFlavors() in lib/common.mjs; a flavor the library measured cannot render is "not measured")
+// auth_request goes over the shipped upstream's kept-alive connections: the app counts the TCP
+// connections it accepts, reported per auth request (about 0 when keep-alive works).
 // Load: autocannon (in this process; the apps and redis are child processes, nginx its own).
+// BENCH_P2_CPU_PROF=DIR: the apps run with --cpu-prof and write their profiles there on exit.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { request } from 'undici';
 import {
   BENCH_DIR,
+  NGINX_WORKERS,
   describeMachine,
   templateHashes,
   fmt,
@@ -43,6 +52,7 @@ import {
   startRedis,
   summarize,
   target,
+  ticketFlavors,
   writeResult,
   writeText,
 } from './lib/common.mjs';
@@ -51,12 +61,8 @@ import { writeSummary } from './lib/summary.mjs';
 
 const AUTH_APP = join(BENCH_DIR, 'apps/auth-app.mjs');
 
-/**
- * Ticket mode: when it exists, add its variant here (an nginx whose /lp/ location verifies a signed
- * ticket with njs, and a URL carrying a ticket) and set `available: true`; the target
- * "ticket / no-auth >= 0.9" then measures itself.
- */
-const TICKET = { key: 'ticket', label: 'ticket (njs, nginx only)', available: false, reason: 'not yet available: ticket mode is not built yet' };
+/** How long the bench's tickets are valid: longer than any run. */
+const TICKET_TTL_SECONDS = 3600;
 
 async function main() {
   const args = parseArgs();
@@ -69,24 +75,27 @@ async function main() {
   const out = resultsDir(args);
   const startedAt = new Date().toISOString();
   const loadStart = printLoad('start');
-  console.log(`P2 authorization: ${rounds} rounds x ${seconds}s per variant, ${connections} connections, servers ${servers.join(', ')}`);
+  console.log(`P2 authorization: ${rounds} rounds x ${seconds}s per variant, ${connections} connections, servers ${servers.join(', ')}, nginx ${NGINX_WORKERS} worker`);
 
   const { findFreePort } = await lib('testing/index.js');
+  const flavors = await ticketFlavors();
+  for (const f of flavors.filter((x) => !x.available)) console.log(`  ${f.key}: ${f.reason}`);
   const redis = await startRedis(findFreePort);
   const perServer = {};
   const targets = [];
   try {
     for (const server of servers) {
-      perServer[server] = await runServer(server, { rounds, seconds, warmSeconds, connections, redisUrl: redis.url });
+      perServer[server] = await runServer(server, { rounds, seconds, warmSeconds, connections, redisUrl: redis.url, flavors });
       const r = perServer[server];
-      const sm = r.ratios['session-memory / bare-204'];
-      const sr = r.ratios['session-redis / bare-204'];
       targets.push(
-        target(`p2.${server}.session-memory`, `${server}: session (MemoryStore) / bare Node 204`, sm, 0.6, { extra: r.clean }),
-        target(`p2.${server}.session-redis`, `${server}: session (Redis) / bare Node 204`, sr, 0.6, { extra: r.clean }),
-        target(`p2.${server}.ticket`, `${server}: ticket mode / no auth`, r.ratios['ticket / no-auth'] ?? null, 0.9, {
-          note: TICKET.available ? undefined : 'TODO: ticket mode not yet available',
-        }),
+        target(`p2.${server}.session-memory`, `${server}: session (MemoryStore) / bare Node 204`, r.ratios['session-memory / bare-204'], 0.6, { extra: r.clean }),
+        target(`p2.${server}.session-redis`, `${server}: session (Redis) / bare Node 204`, r.ratios['session-redis / bare-204'], 0.6, { extra: r.clean }),
+        ...flavors.map((f) =>
+          target(`p2.${server}.${f.key}`, `${server}: ${f.label} / no auth`, r.ratios[`${f.key} / no-auth`] ?? null, 0.9, {
+            extra: r.clean,
+            note: f.available ? undefined : f.reason,
+          }),
+        ),
       );
     }
   } finally {
@@ -97,14 +106,21 @@ async function main() {
 
   const result = {
     path: 'p2',
-    title: 'P2 authorization: subscribe requests per second through auth_request',
+    title: 'P2 authorization: subscribe requests per second, by how nginx authorizes them',
     startedAt,
     finishedAt: new Date().toISOString(),
     quick,
     machine: describeMachine(),
     nginxTemplates: await templateHashes(),
     load: { start: loadStart, end: loadEnd },
-    settings: { rounds, secondsPerRun: seconds, connections, request: 'GET /lp/<session channel> (push-stream: .b1), keep-alive, valid session cookie' },
+    settings: {
+      rounds,
+      secondsPerRun: seconds,
+      connections,
+      nginxWorkers: NGINX_WORKERS,
+      request:
+        'GET /lp/<session channel>, keep-alive, valid session cookie (push-stream: If-Modified-Since a second before the stored message); ticket variants add ?ticket=',
+    },
     servers: perServer,
     targets,
   };
@@ -115,35 +131,50 @@ async function main() {
   return targets.every((t) => t.pass !== false);
 }
 
-async function runServer(server, { rounds, seconds, warmSeconds, connections, redisUrl }) {
+async function runServer(server, { rounds, seconds, warmSeconds, connections, redisUrl, flavors }) {
   console.log(`\n== ${server}`);
+  const execArgv = process.env.BENCH_P2_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_P2_CPU_PROF}`] : [];
   const apps = {
-    bare: await forkHelper(AUTH_APP, ['bare', server], { name: 'bare-204 app' }),
-    memory: await forkHelper(AUTH_APP, ['memory', server], { name: 'session-memory app' }),
-    redis: await forkHelper(AUTH_APP, ['redis', server, redisUrl], { name: 'session-redis app' }),
+    bare: await forkHelper(AUTH_APP, ['bare', server], { name: 'bare-204 app', execArgv }),
+    memory: await forkHelper(AUTH_APP, ['memory', server], { name: 'session-memory app', execArgv }),
+    redis: await forkHelper(AUTH_APP, ['redis', server, redisUrl], { name: 'session-redis app', execArgv }),
   };
   const started = [];
   try {
     const upstream = (app) => `127.0.0.1:${app.ready.port}`;
-    const mk = async (key, label, app, derive, { cookieFrom, informational = false } = {}) => {
-      const n = await startNginx({ server, appUpstream: upstream(app) }, derive);
+    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, flavor = null } = {}) => {
+      const n = await startNginx({ server, appUpstream: upstream(app), ...nginxOptions }, derive);
       started.push(n);
-      return { key, label, app, nginx: n.nginx, cookieFrom, informational, expectAsked: !derive.stripAuth };
+      const serverConf = await readFile(join(n.nginx.workDir, 'server.conf'), 'utf8');
+      return {
+        key,
+        label,
+        app,
+        nginx: n.nginx,
+        nginxCpuMicros: () => n.workerCpuMicros(),
+        session,
+        flavor,
+        expectAsked: session || key === 'bare-204',
+        keepAlive: authKeepAlive(serverConf),
+      };
     };
     const variants = [
-      await mk('no-auth', 'no auth (auth_request removed)', apps.bare, { stripAuth: true }),
-      await mk('bare-204', 'bare Node 204', apps.bare, {}),
-      await mk('session-memory', 'session, MemoryStore', apps.memory, {}, { cookieFrom: 'self' }),
-      await mk('session-redis', 'session, Redis', apps.redis, {}, { cookieFrom: 'self' }),
-      await mk('bare-204+ka', 'bare Node 204, keep-alive upstream*', apps.bare, { authKeepalive: 32 }, { informational: true }),
-      await mk('session-memory+ka', 'session MemoryStore, keep-alive upstream*', apps.memory, { authKeepalive: 32 }, {
-        cookieFrom: 'self',
-        informational: true,
-      }),
+      await mk('no-auth', 'no auth (subscriber check removed)', apps.bare, { derive: { stripAuth: true } }),
+      await mk('bare-204', 'bare Node 204', apps.bare),
+      await mk('session-memory', 'session, MemoryStore', apps.memory, { session: true }),
+      await mk('session-redis', 'session, Redis', apps.redis, { session: true }),
     ];
+    for (const f of flavors.filter((x) => x.available)) {
+      // The app is never asked in ticket mode: the bare app stands by to prove it (0 requests).
+      variants.push(await mk(f.key, f.label, apps.bare, { nginxOptions: f.nginxOptions, flavor: f }));
+    }
+    for (const v of variants.filter((x) => x.expectAsked)) {
+      if (!v.keepAlive.ok) throw new Error(`${v.key}: the rendered auth location does not keep connections to the app alive: ${JSON.stringify(v.keepAlive)}`);
+    }
     // Sessions: log in through each session variant's own nginx (location / proxies to the app).
     let anyChannel;
-    for (const v of variants.filter((x) => x.cookieFrom)) {
+    let anyCookie;
+    for (const v of variants.filter((x) => x.session)) {
       const res = await request(`${v.nginx.baseUrl}/bench/login`, { method: 'POST' });
       const body = await res.body.json();
       const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0];
@@ -151,48 +182,76 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       v.cookie = cookie;
       v.channel = body.session;
       anyChannel ??= body.session;
+      anyCookie ??= cookie;
     }
-    for (const v of variants.filter((x) => !x.cookieFrom)) {
-      v.cookie = variants.find((x) => x.cookieFrom).cookie;
+    // The others send a cookie too (the same request, byte for byte, but for a ticket).
+    for (const v of variants.filter((x) => !x.session)) {
+      v.cookie = anyCookie;
       v.channel = anyChannel;
     }
-    for (const v of variants) v.path = server === 'nchan' ? `/lp/${v.channel}` : `/lp/${v.channel}.b1`;
+    const expiresAt = Math.floor(Date.now() / 1000) + TICKET_TTL_SECONDS;
+    for (const v of variants) {
+      const channelPath = v.channel;
+      v.bare = `/lp/${channelPath}`;
+      v.path = v.flavor ? `${v.bare}?${v.flavor.query(channelPath, expiresAt)}` : v.bare;
+      // A ticket for another channel, to show that a wrong one is refused.
+      v.wrongPath = v.flavor ? `${v.bare}?${v.flavor.query(`${v.channel}x`, expiresAt)}` : null;
+    }
 
-    // Proof that the auth is real before timing anything: without a cookie a session variant
-    // refuses, with it nginx subscribes and answers the stored message, and the app was asked.
+    // Proof that the check is real before timing anything: without a cookie (session) or a ticket
+    // (ticket mode) nginx refuses; with it nginx subscribes and answers the stored message, and
+    // the app was asked (or, no-auth and ticket mode, not).
     for (const v of variants) {
       await storeMessage(v);
       const before = (await v.app.request({ cmd: 'count' })).auth;
-      const withCookie = await request(`${v.nginx.baseUrl}${v.path}`, { headers: { cookie: v.cookie }, signal: AbortSignal.timeout(5000) });
-      const text = await withCookie.body.text();
-      const without = await request(`${v.nginx.baseUrl}${v.path}`, { signal: AbortSignal.timeout(5000) }).catch(() => null);
+      const good = await request(`${v.nginx.baseUrl}${v.path}`, { headers: headers(v), signal: AbortSignal.timeout(5000) });
+      const text = await good.body.text();
+      // session: no cookie; ticket: the cookie but no ticket; no-auth and bare-204: no cookie, still 200.
+      const { cookie: _cookie, ...noCookie } = headers(v);
+      const without = await request(`${v.nginx.baseUrl}${v.bare}`, { headers: v.flavor ? headers(v) : noCookie, signal: AbortSignal.timeout(5000) }).catch(() => null);
       await without?.body.text();
+      let wrong = null;
+      if (v.wrongPath) {
+        wrong = await request(`${v.nginx.baseUrl}${v.wrongPath}`, { headers: headers(v), signal: AbortSignal.timeout(5000) }).catch(() => null);
+        await wrong?.body.text();
+      }
       const asked = (await v.app.request({ cmd: 'count' })).auth - before;
-      v.check = { withCookie: withCookie.statusCode, withoutCookie: without?.statusCode ?? 'timeout', appAsked: asked };
-      const expectWithout = v.cookieFrom ? 401 : 200;
-      if (withCookie.statusCode !== 200 || !text.includes('bench-marker')) throw new Error(`${v.key}: subscribe answered ${withCookie.statusCode}: ${text.slice(0, 200)}`);
-      if (without?.statusCode !== expectWithout) throw new Error(`${v.key}: without a cookie answered ${without?.statusCode}, expected ${expectWithout}`);
-      if (asked !== (v.expectAsked ? 2 : 0)) throw new Error(`${v.key}: the app was asked ${asked} times for 2 subscriptions`);
-      console.log(`  check ${v.key.padEnd(18)} with cookie ${v.check.withCookie}, without ${v.check.withoutCookie}, app asked ${asked}/2`);
+      v.check = { withCredentials: good.statusCode, withoutCredentials: without?.statusCode ?? 'timeout', wrongTicket: wrong?.statusCode, appAsked: asked };
+      const expectWithout = v.session ? 401 : v.flavor ? 403 : 200;
+      if (good.statusCode !== 200 || !text.includes('bench-marker')) throw new Error(`${v.key}: subscribe answered ${good.statusCode}: ${text.slice(0, 200)}`);
+      if (without?.statusCode !== expectWithout) throw new Error(`${v.key}: without credentials answered ${without?.statusCode}, expected ${expectWithout}`);
+      if (v.wrongPath && wrong?.statusCode !== 403) throw new Error(`${v.key}: a ticket for another channel answered ${wrong?.statusCode}, expected 403`);
+      if (asked !== (v.expectAsked ? 2 : 0)) throw new Error(`${v.key}: the app was asked ${asked} times for 2 subscriptions, expected ${v.expectAsked ? 2 : 0}`);
+      console.log(
+        `  check ${v.key.padEnd(16)} with credentials ${good.statusCode}, without ${v.check.withoutCredentials}${wrong ? `, other channel's ticket ${wrong.statusCode}` : ''}, app asked ${asked}/2`,
+      );
     }
 
-    const measured = [...variants];
-    for (const v of measured) await drive(v, warmSeconds, connections);
-    const runs = Object.fromEntries(measured.map((v) => [v.key, []]));
+    for (const v of variants) await drive(v, warmSeconds, connections);
+    const runs = Object.fromEntries(variants.map((v) => [v.key, []]));
     let clean = true;
     for (let round = 0; round < rounds; round++) {
-      for (const v of rotate(measured, round)) {
+      for (const v of rotate(variants, round)) {
         await storeMessage(v);
+        // Every answer is the one message just stored: the same work for every run and variant.
+        const answer = await request(`${v.nginx.baseUrl}${v.path}`, { headers: headers(v), signal: AbortSignal.timeout(5000) });
+        const markers = (await answer.body.text()).split('bench-marker').length - 1;
         const r = await drive(v, seconds, connections);
         runs[v.key].push(r);
         const problems = [];
-        if (r.non2xx || r.errors || r.timeouts) problems.push(`${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+        if (answer.statusCode !== 200 || markers !== 1) problems.push(`a subscription answered ${answer.statusCode} with ${markers} messages, expected 200 with 1`);
+        // A socket error is rare noise (nginx closes a keep-alive connection after 1000 requests,
+        // and a request can race it): reported, a problem only past 1 in 10,000 answers.
+        if (r.non2xx || r.timeouts || r.errors > r.ok / 10_000) problems.push(`${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+        else if (r.errors) console.log(`  (${v.key}: ${r.errors} socket error(s) in ${r.ok} answers)`);
         if (v.expectAsked && r.appAsked < r.ok) problems.push(`app asked ${r.appAsked} < ${r.ok} answers`);
         if (!v.expectAsked && r.appAsked !== 0) problems.push(`app asked ${r.appAsked}, expected 0`);
-        if (problems.length && !v.informational) clean = false;
+        if (problems.length) clean = false;
         console.log(
-          `  round ${round + 1} ${v.key.padEnd(18)} ${fmt(r.rate).padStart(7)} subscribes/s  p50 ${r.p50} ms p99 ${r.p99} ms  ` +
-            `app asked ${(r.appAsked / Math.max(1, r.ok)).toFixed(2)}/answer${r.appCpuMicrosPerAuth ? `, ${r.appCpuMicrosPerAuth} µs app CPU/auth` : ''}  load ${r.load}${problems.length ? `  PROBLEM: ${problems.join('; ')}` : ''}`,
+          `  round ${round + 1} ${v.key.padEnd(16)} ${fmt(r.rate).padStart(7)} subscribes/s  p50 ${r.p50} ms p99 ${r.p99} ms  nginx ${r.nginxCpuMicrosPerAnswer} µs CPU/answer  ` +
+            `app asked ${(r.appAsked / Math.max(1, r.ok)).toFixed(2)}/answer` +
+            (r.appCpuMicrosPerAuth ? `, ${r.appCpuMicrosPerAuth} µs app CPU/auth, ${r.appConnectionsPerAuth} new connections/auth` : '') +
+            `  load ${r.load}${problems.length ? `  PROBLEM: ${problems.join('; ')}` : ''}`,
         );
       }
     }
@@ -202,11 +261,14 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       'session-redis / bare-204': pairedRatio(rates['session-redis'], rates['bare-204']),
       'bare-204 / no-auth': pairedRatio(rates['bare-204'], rates['no-auth']),
       'session-memory / no-auth': pairedRatio(rates['session-memory'], rates['no-auth']),
-      'bare-204+ka / bare-204': pairedRatio(rates['bare-204+ka'], rates['bare-204']),
-      'session-memory+ka / session-memory': pairedRatio(rates['session-memory+ka'], rates['session-memory']),
-      'session-memory+ka / bare-204': pairedRatio(rates['session-memory+ka'], rates['bare-204']),
     };
-    if (TICKET.available) ratios['ticket / no-auth'] = pairedRatio(rates.ticket, rates['no-auth']);
+    for (const f of flavors.filter((x) => x.available)) ratios[`${f.key} / no-auth`] = pairedRatio(rates[f.key], rates['no-auth']);
+    // The same comparison in nginx's own CPU time per answer (less sensitive to other load than
+    // rates): no-auth's CPU / the variant's, so that 1.0 means "costs nginx nothing more".
+    const nginxCpu = Object.fromEntries(Object.entries(runs).map(([k, list]) => [k, list.map((r) => r.nginxCpuMicrosPerAnswer)]));
+    for (const k of ['bare-204', ...flavors.filter((x) => x.available).map((f) => f.key)]) {
+      ratios[`nginx CPU: no-auth / ${k}`] = pairedRatio(nginxCpu['no-auth'], nginxCpu[k]);
+    }
     console.log('  ratios (median [min-max] over rounds):');
     for (const [k, s] of Object.entries(ratios)) console.log(`    ${k.padEnd(36)} ${fmtRatio(s)}`);
     return {
@@ -215,15 +277,17 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         ...variants.map((v) => ({
           key: v.key,
           label: v.label,
-          informational: v.informational,
-          derivedTemplate: v.key === 'no-auth' ? 'auth_request removed' : v.key.endsWith('+ka') ? 'auth upstream with keepalive 32' : null,
-          path: v.path.replace(/__session__[0-9a-f]+/, '__session__<token>'),
+          derivedTemplate: v.key === 'no-auth' ? 'subscriber check (${NGINX_SUBSCRIBER_AUTH}) removed' : null,
+          path: v.path.replace(/__session__[0-9a-f]+/, '__session__<token>').replace(/(ticket|md5|expires)=[^&]+/g, '$1=<…>'),
           check: v.check,
+          authKeepAlive: v.expectAsked ? v.keepAlive : undefined,
           rate: summarize(rates[v.key]),
+          nginxCpuMicrosPerAnswer: summarize(runs[v.key].map((r) => r.nginxCpuMicrosPerAnswer)),
           appCpuMicrosPerAuth: v.expectAsked ? summarize(runs[v.key].map((r) => r.appCpuMicrosPerAuth)) : null,
+          appConnectionsPerAuth: v.expectAsked ? summarize(runs[v.key].map((r) => r.appConnectionsPerAuth)) : null,
           runs: runs[v.key],
         })),
-        { key: TICKET.key, label: TICKET.label, available: false, rate: null, note: TICKET.reason },
+        ...flavors.filter((f) => !f.available).map((f) => ({ key: f.key, label: f.label, available: false, rate: null, note: f.reason })),
       ],
       ratios,
     };
@@ -233,9 +297,30 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
   }
 }
 
-/** Stores one message in the variant's channel, so that a subscription answers at once. */
+/** Whether the rendered config sends auth subrequests over kept-alive upstream connections. */
+function authKeepAlive(serverConf) {
+  const upstream = serverConf.match(/upstream\s+(\S+)\s*\{([^}]*)\}/);
+  const location = serverConf.match(/location = \/_push_stream_auth \{([^}]*)\}/)?.[1] ?? '';
+  const keepalive = Number(upstream?.[2].match(/\bkeepalive\s+(\d+);/)?.[1] ?? 0);
+  const passesToUpstream = upstream ? location.includes(`proxy_pass http://${upstream[1]}/`) : false;
+  const http11 = /proxy_http_version 1\.1;/.test(location);
+  const noClose = /proxy_set_header Connection "";/.test(location);
+  return { upstream: upstream?.[1] ?? null, keepalive, passesToUpstream, http11, noClose, ok: keepalive > 0 && passesToUpstream && http11 && noClose };
+}
+
+/** The subscribe request's headers: the cookie, and on push-stream where to resume from. */
+function headers(v) {
+  return v.nginx.server === 'push-stream' ? { cookie: v.cookie, 'if-modified-since': v.since, 'if-none-match': '0' } : { cookie: v.cookie };
+}
+
+/**
+ * Stores one message in the variant's channel, so that a subscription answers at once. On
+ * push-stream, `v.since` becomes a second before it: the subscription gets this message only (the
+ * one stored before the previous run is older: every run lasts longer than a second).
+ */
 async function storeMessage(v) {
   const server = v.nginx.server;
+  v.since = new Date(Date.now() - 1000).toUTCString();
   const body = JSON.stringify(server === 'nchan' ? { channel: v.channel, text: { m: 'bench-marker' }, eventid: '', type: '' } : { m: 'bench-marker' });
   const res = await request(`${v.nginx.publisherUrl}?id=${v.channel}`, {
     method: 'POST',
@@ -248,18 +333,20 @@ async function storeMessage(v) {
 
 async function drive(v, seconds, connections) {
   const before = await v.app.request({ cmd: 'count' });
+  const nginxBefore = await v.nginxCpuMicros();
   const load = loadAverage().one;
   const started = performance.now();
   const result = await autocannon({
     url: `${v.nginx.baseUrl}${v.path}`,
     method: 'GET',
-    headers: { cookie: v.cookie },
+    headers: headers(v),
     connections,
     duration: seconds,
     timeout: 10,
   });
   const wall = (performance.now() - started) / 1000;
   const after = await v.app.request({ cmd: 'count' });
+  const nginxCpu = (await v.nginxCpuMicros()) - nginxBefore;
   const asked = after.auth - before.auth;
   const ok = result['2xx'];
   return {
@@ -272,27 +359,33 @@ async function drive(v, seconds, connections) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     appAsked: asked,
+    // CPU time of the nginx worker per answer (the auth subrequest or ticket check included).
+    nginxCpuMicrosPerAnswer: ok > 0 ? Math.round((nginxCpu / ok) * 10) / 10 : null,
     // CPU time of the app process per auth request: less sensitive to other load than rates.
     appCpuMicrosPerAuth: asked > 0 ? Math.round((after.cpuMicros - before.cpuMicros) / asked) : null,
+    // TCP connections the app accepted per auth request: about 0 when nginx keeps them alive.
+    appConnectionsPerAuth: asked > 0 ? Math.round(((after.connections - before.connections) / asked) * 10000) / 10000 : null,
     load,
   };
 }
 
+const COLORS = { 'no-auth': '#4b5563', 'bare-204': '#2563eb', 'session-memory': '#16a34a', 'session-redis': '#d97706', ticket: '#9333ea', 'secure-link': '#db2777' };
+
 function chart(result) {
   const groups = Object.entries(result.servers).map(([server, r]) => ({
-    label: `${server} — subscribe requests/s (long-poll, keep-alive, valid session cookie)`,
-    bars: r.variants.map((v, i) => ({
+    label: `${server} — subscribe requests/s (long-poll, keep-alive, valid cookie or ticket)`,
+    bars: r.variants.map((v) => ({
       label: v.label,
       value: v.rate?.median ?? null,
       lo: v.rate?.min,
       hi: v.rate?.max,
-      color: v.informational ? '#9ca3af' : ['#4b5563', '#2563eb', '#16a34a', '#d97706', '#9333ea'][i % 5],
+      color: COLORS[v.key] ?? '#9ca3af',
       text: v.rate ? `${fmt(v.rate.median)}/s` : v.note,
     })),
   }));
   return barChart({
     title: result.title,
-    subtitle: `${result.machine.cpus} CPUs, load ${result.load.start.one}→${result.load.end.one}; ${result.settings.rounds} interleaved rounds × ${result.settings.secondsPerRun}s; * = derived template (informational)`,
+    subtitle: `${result.machine.cpus} CPUs, load ${result.load.start.one}→${result.load.end.one}; nginx ${result.settings.nginxWorkers} worker; ${result.settings.rounds} interleaved rounds × ${result.settings.secondsPerRun}s`,
     unit: 'subscribe requests per second',
     groups,
   });

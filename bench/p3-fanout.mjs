@@ -5,10 +5,10 @@
 //   node bench/p3-fanout.mjs [--quick] [--rounds N] [--sizes 1000,5000,10000] [--servers nchan,push-stream] [--out DIR]
 //
 // One run = one system at one size, all fresh processes:
-//   nginx     NginxTestServer from the shipped templates (worker_connections raised, see below),
-//             /ws/bench__all__ authorized by auth_request against NestJS + PushStreamModule
-//             (express-session, no cookie needed for the `all` kind); messages published with
-//             PushStreamService from this process
+//   nginx     NginxTestServer from the shipped templates, one worker (NGINX_WORKERS in
+//             lib/common.mjs), /ws/bench__all__ authorized by auth_request against NestJS +
+//             PushStreamModule (express-session, no cookie needed for the `all` kind); messages
+//             published with PushStreamService from this process
 //   gateway   bench/apps/gateway-app.mjs: @WebSocketGateway({ transports: ['websocket'] }), every
 //             client joins one room; the gateway emits to the room when told over IPC
 //   clients   bench/apps/ws-clients.mjs: N lean `ws` clients in one child process (the same client
@@ -20,13 +20,19 @@
 // the gateway's process after a forced GC) from before connecting to after the warm-up message,
 // divided by the subscribers.
 //
-// The shipped nginx.conf has worker_connections 4096: one worker cannot hold 5k or 10k
-// subscribers. The bench raises it to 16384 in a derived copy (server templates unchanged).
+// At the memory size (the largest by default; BENCH_P3_MEMORY_SIZE to choose one of the sizes),
+// also, for memory per subscriber: nginx without any subscriber check (`<server>:noauth`, the
+// floor) and in ticket mode, each flavor the library renders (`<server>:ticket`, njs HMAC;
+// `<server>:secure-link`, nginx's secure_link, when available): the URL carries `?ticket=`, nginx
+// checks it itself and no app is asked. The memory target is ticket mode's.
+//
+// worker_connections: at least 16384 (one worker holds every subscriber; the shipped 20480 is kept).
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import {
   BENCH_DIR,
+  NGINX_WORKERS,
   describeMachine,
   templateHashes,
   fmt,
@@ -46,6 +52,7 @@ import {
   startNginx,
   summarize,
   target,
+  ticketFlavors,
   writeResult,
   writeText,
 } from './lib/common.mjs';
@@ -58,6 +65,8 @@ const GATEWAY_APP = join(BENCH_DIR, 'apps/gateway-app.mjs');
 const CLIENTS = join(BENCH_DIR, 'apps/ws-clients.mjs');
 const CHANNEL = 'bench__all__';
 const WORKER_CONNECTIONS = 16384;
+const FLAVORS = await ticketFlavors();
+const FLAVOR_BY_KEY = Object.fromEntries(FLAVORS.map((f) => [f.key, f]));
 
 async function runOne(system, size, cfg) {
   const stops = [];
@@ -78,12 +87,18 @@ async function runOne(system, size, cfg) {
       memory = async () => (await gw.request({ cmd: 'memory' })).rss;
       serverCpu = () => processCpuMicros(gw.pid);
     } else {
-      // `nchan:noauth`: the templates without auth_request, for memory without the auth subrequest.
+      // `nchan:noauth`: no subscriber check, for memory without the auth subrequest.
+      // `nchan:ticket`, `nchan:secure-link`: ticket mode, nginx checks ?ticket= and asks no app.
       const [server, variant] = system.split(':');
-      const auth = await forkHelper(AUTH_APP, ['memory', server], { name: `${system} auth app` });
-      stops.push(() => auth.stop());
+      const flavor = FLAVOR_BY_KEY[variant];
+      let appUpstream = '127.0.0.1:9';
+      if (!flavor) {
+        const auth = await forkHelper(AUTH_APP, ['memory', server], { name: `${system} auth app` });
+        stops.push(() => auth.stop());
+        appUpstream = `127.0.0.1:${auth.ready.port}`;
+      }
       const n = await startNginx(
-        { server, appUpstream: `127.0.0.1:${auth.ready.port}` },
+        { server, appUpstream, ...(flavor?.nginxOptions ?? {}) },
         { workerConnections: WORKER_CONNECTIONS, stripAuth: variant === 'noauth' },
       );
       stops.push(() => n.dispose());
@@ -94,6 +109,7 @@ async function runOne(system, size, cfg) {
       stops.push(() => ctx.close());
       const service = ctx.get(PushStreamService);
       url = `ws://127.0.0.1:${n.nginx.port}/ws/${CHANNEL}`;
+      if (flavor) url += `?${flavor.query(CHANNEL, Math.floor(Date.now() / 1000) + 3600)}`;
       publish = (seq) => service.publish(CHANNEL, { bseq: seq, t0: String(process.hrtime.bigint()) });
       memory = async () => (await n.memory()).rss;
       errorLog = () => n.nginx.errorLog();
@@ -229,19 +245,26 @@ async function main() {
   };
   const servers = args.servers ?? ['nchan', 'push-stream'];
   const systems = [...servers, 'gateway'];
-  // Informational, at the largest size only: nginx without auth_request (what the auth subrequest
-  // costs in memory per subscriber; a lower bound for ticket mode, which is not built yet).
-  const noAuthSystems = servers.map((s) => `${s}:noauth`);
+  const memorySize = Number(process.env.BENCH_P3_MEMORY_SIZE ?? Math.max(...cfg.sizes));
+  if (!cfg.sizes.includes(memorySize)) throw new Error(`BENCH_P3_MEMORY_SIZE ${memorySize} is not one of the sizes ${cfg.sizes.join(', ')}`);
+  const flavors = FLAVORS.filter((f) => f.available);
+  for (const f of FLAVORS.filter((x) => !x.available)) console.log(`  ${f.key}: ${f.reason}`);
+  // At the memory size only: nginx without a subscriber check (what the auth subrequest costs in
+  // memory per subscriber, informational) and in ticket mode, each flavor (the memory target).
+  const memorySystems = servers.flatMap((s) => [`${s}:noauth`, ...flavors.map((f) => `${s}:${f.key}`)]);
+  const systemsAt = (size) => (size === memorySize ? [...systems, ...memorySystems] : systems);
   const out = resultsDir(args);
   const startedAt = new Date().toISOString();
   const loadStart = printLoad('start');
-  console.log(`P3 fan-out: sizes ${cfg.sizes.join(', ')}, ${cfg.rounds} rounds, ${cfg.messages} messages per run, systems ${systems.join(', ')}`);
+  console.log(
+    `P3 fan-out: sizes ${cfg.sizes.join(', ')}, ${cfg.rounds} rounds, ${cfg.messages} messages per run, systems ${systems.join(', ')}; ` +
+      `at ${memorySize} also ${memorySystems.join(', ')}; nginx ${NGINX_WORKERS} worker`,
+  );
 
   const runs = [];
   for (let round = 0; round < cfg.rounds; round++) {
     for (const size of cfg.sizes) {
-      const here = size === Math.max(...cfg.sizes) ? [...systems, ...noAuthSystems] : systems;
-      for (const system of rotate(here, round)) {
+      for (const system of rotate(systemsAt(size), round)) {
         const load = loadAverage().one;
         const r = { round: round + 1, load, ...(await runOne(system, size, cfg)) };
         runs.push(r);
@@ -257,7 +280,7 @@ async function main() {
   const bySizeSystem = {};
   for (const size of cfg.sizes) {
     bySizeSystem[size] = {};
-    for (const system of size === Math.max(...cfg.sizes) ? [...systems, ...noAuthSystems] : systems) {
+    for (const system of systemsAt(size)) {
       const list = runs.filter((r) => r.size === size && r.system === system);
       bySizeSystem[size][system] = {
         p50Ms: summarize(list.map((r) => r.p50Ms)),
@@ -276,7 +299,6 @@ async function main() {
   }
   const ratios = {};
   const targets = [];
-  const biggest = Math.max(...cfg.sizes);
   const roundsOf = (size, system) => runs.filter((r) => r.size === size && r.system === system).sort((a, b) => a.round - b.round);
   for (const server of servers) {
     for (const size of cfg.sizes) {
@@ -295,29 +317,38 @@ async function main() {
           note: clean ? (gatewayLost ? `gateway lost ${gatewayLost}` : undefined) : `nginx lost ${s.reduce((n, r) => n + r.lost, 0)}, connect failures ${s.reduce((n, r) => n + r.connectFailed, 0)}`,
         }),
       );
-      ratios[`${size} ${server} memory / gateway memory`] = pairedRatio(
+      ratios[`${size} ${server} (auth_request) memory / gateway memory`] = pairedRatio(
         s.map((r) => r.memory.perSubscriberBytes),
         g.map((r) => r.memory.perSubscriberBytes),
       );
     }
-    targets.push(
-      target(
-        `p3.${server}.memory`,
-        `${server} ${biggest} subs: nginx memory per subscriber / gateway's (auth_request mode)`,
-        ratios[`${biggest} ${server} memory / gateway memory`],
-        0.7,
-        { op: '<=', note: 'target is for ticket mode (not built yet); measured with auth_request, see the no-auth rows for the floor' },
-      ),
-    );
+    for (const f of FLAVORS) {
+      const ratio = f.available
+        ? pairedRatio(
+            roundsOf(memorySize, `${server}:${f.key}`).map((r) => r.memory.perSubscriberBytes),
+            roundsOf(memorySize, 'gateway').map((r) => r.memory.perSubscriberBytes),
+          )
+        : null;
+      if (ratio) ratios[`${memorySize} ${server} ${f.key} memory / gateway memory`] = ratio;
+      const t = f.available ? roundsOf(memorySize, `${server}:${f.key}`) : [];
+      const clean = t.every((r) => r.lost === 0 && r.connectFailed === 0);
+      targets.push(
+        target(`p3.${server}.memory.${f.key}`, `${server} ${memorySize} subs: nginx memory per subscriber, ${f.label} / gateway's`, ratio, 0.7, {
+          op: '<=',
+          extra: clean,
+          note: !f.available ? f.reason : clean ? undefined : `ticket mode lost ${t.reduce((n, r) => n + r.lost, 0)}, connect failures ${t.reduce((n, r) => n + r.connectFailed, 0)}`,
+        }),
+      );
+    }
   }
   for (const server of servers) {
-    ratios[`${biggest} ${server} without auth_request memory / gateway memory`] = pairedRatio(
-      roundsOf(biggest, `${server}:noauth`).map((r) => r.memory.perSubscriberBytes),
-      roundsOf(biggest, 'gateway').map((r) => r.memory.perSubscriberBytes),
+    ratios[`${memorySize} ${server} without a subscriber check memory / gateway memory`] = pairedRatio(
+      roundsOf(memorySize, `${server}:noauth`).map((r) => r.memory.perSubscriberBytes),
+      roundsOf(memorySize, 'gateway').map((r) => r.memory.perSubscriberBytes),
     );
   }
   console.log('\nratios (median [min-max] over rounds):');
-  for (const [k, s] of Object.entries(ratios)) console.log(`  ${k.padEnd(44)} ${fmtRatio(s)}`);
+  for (const [k, s] of Object.entries(ratios)) console.log(`  ${k.padEnd(64)} ${fmtRatio(s)}`);
   const loadEnd = printLoad('end');
   printTargets(targets);
 
@@ -332,9 +363,11 @@ async function main() {
     load: { start: loadStart, end: loadEnd },
     settings: {
       ...cfg,
-      nginxWorkers: 1,
-      nginxWorkerConnections: `${WORKER_CONNECTIONS} (derived config; shipped: 4096)`,
-      auth: 'auth_request to NestJS + PushStreamModule (kind `all`) on every subscribe',
+      memorySize,
+      nginxWorkers: NGINX_WORKERS,
+      nginxWorkerConnections: `at least ${WORKER_CONNECTIONS} (the shipped value when larger)`,
+      auth: 'auth_request to NestJS + PushStreamModule (kind `all`) on every subscribe; at the memory size also no check, and ticket mode (?ticket=, checked by nginx) per flavor',
+      ticketFlavors: FLAVORS.map((f) => ({ key: f.key, label: f.label, available: f.available, reason: f.available ? undefined : f.reason })),
       gateway: 'NestJS @WebSocketGateway, socket.io, transports [websocket], one room, direct (no nginx in front)',
       clients: 'one child process, `ws` package, same lean client for both (socket.io protocol spoken directly)',
       message: '{"bseq":n,"t0":"<hrtime ns>"}',
@@ -352,8 +385,22 @@ async function main() {
 }
 
 function chart(result) {
-  const colors = { nchan: '#2563eb', 'push-stream': '#16a34a', gateway: '#dc2626', 'nchan:noauth': '#93c5fd', 'push-stream:noauth': '#86efac' };
-  const names = { gateway: 'NestJS socket.io gateway', 'nchan:noauth': 'nginx nchan, no auth_request*', 'push-stream:noauth': 'nginx push-stream, no auth_request*' };
+  const colors = {
+    nchan: '#2563eb',
+    'push-stream': '#16a34a',
+    gateway: '#dc2626',
+    'nchan:noauth': '#93c5fd',
+    'push-stream:noauth': '#86efac',
+    'nchan:ticket': '#7c3aed',
+    'push-stream:ticket': '#a855f7',
+    'nchan:secure-link': '#be185d',
+    'push-stream:secure-link': '#db2777',
+  };
+  const names = { gateway: 'NestJS socket.io gateway' };
+  for (const server of ['nchan', 'push-stream']) {
+    names[`${server}:noauth`] = `nginx ${server}, no subscriber check*`;
+    for (const f of FLAVORS) names[`${server}:${f.key}`] = `nginx ${server}, ${f.key === 'ticket' ? 'njs ticket' : `${f.key} ticket`}`;
+  }
   const groups = [];
   for (const [size, systems] of Object.entries(result.summary)) {
     groups.push({
@@ -364,19 +411,28 @@ function chart(result) {
         lo: s.p99Ms.min,
         hi: s.p99Ms.max,
         color: colors[system],
-        text: `p99 ${fmt(s.p99Ms.median, 1)} ms (p50 ${fmt(s.p50Ms.median, 1)}, max ${fmt(s.maxMs.median, 1)}), lost ${s.lost}, ${fmt(s.memoryPerSubscriberBytes.median)} B/sub`,
+        text: `p99 ${fmt(s.p99Ms.median, 1)} ms (p50 ${fmt(s.p50Ms.median, 1)}, max ${fmt(s.maxMs.median, 1)}), lost ${s.lost}, ${fmt(s.memoryPerSubscriberBytes.median)} B/subscriber`,
       })),
     });
   }
   return barChart({
     title: result.title,
-    subtitle: `${result.machine.cpus} CPUs, load ${result.load.start.one}→${result.load.end.one}; ${result.settings.rounds} interleaved rounds × ${result.settings.messages} messages; memory = resident growth per subscriber`,
+    subtitle: `${result.machine.cpus} CPUs, load ${result.load.start.one}→${result.load.end.one}; nginx ${result.settings.nginxWorkers} worker; ${result.settings.rounds} interleaved rounds × ${result.settings.messages} messages; memory = resident growth per subscriber; * informational`,
     unit: 'milliseconds from the app sending to the subscriber receiving (p99)',
     log: true,
-    width: 1160,
-    labelWidth: 270,
+    width: 1320,
+    labelWidth: 290,
+    textWidth: 400,
     groups,
   });
 }
 
-runMain(main);
+if (process.env.BENCH_REDRAW === '1') {
+  // Redraw p3.svg from p3.json (after a change to the chart), without running anything.
+  const out = resultsDir(parseArgs());
+  const { readFile } = await import('node:fs/promises');
+  await writeText(out, 'p3.svg', chart(JSON.parse(await readFile(join(out, 'p3.json'), 'utf8'))));
+  console.log(`redrawn: ${join(out, 'p3.svg')}`);
+} else {
+  runMain(main);
+}

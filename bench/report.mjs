@@ -39,8 +39,14 @@ if (p2) {
   lines.push(`### P2 authorization (${p2.finishedAt}, load ${p2.load.start.one} -> ${p2.load.end.one})`, '');
   for (const [server, r] of Object.entries(p2.servers)) {
     table(
-      [`${server}`, 'subscribes/s: median (min-max)', 'app CPU µs per auth'],
-      r.variants.map((v) => [v.label, v.rate ? range(v.rate) : v.note, v.appCpuMicrosPerAuth?.median != null ? fmt(v.appCpuMicrosPerAuth.median) : '-']),
+      [`${server}`, 'subscribes/s: median (min-max)', 'nginx CPU µs per answer', 'app CPU µs per auth', 'app connections per auth'],
+      r.variants.map((v) => [
+        v.label,
+        v.rate ? range(v.rate) : v.note,
+        v.nginxCpuMicrosPerAnswer?.median != null ? fmt(v.nginxCpuMicrosPerAnswer.median, 1) : '-',
+        v.appCpuMicrosPerAuth?.median != null ? fmt(v.appCpuMicrosPerAuth.median) : '-',
+        v.appConnectionsPerAuth?.median != null ? fmt(v.appConnectionsPerAuth.median, 4) : '-',
+      ]),
     );
     lines.push(Object.entries(r.ratios).map(([k, s]) => `${k}: ${fmtRatio(s)}`).join('; '), '');
   }

@@ -10,7 +10,9 @@
 // The session setup is the sample app's (sample-app/src/session.ts): express-session with
 // resave: false, saveUninitialized: false, the same cookie options, trust proxy for loopback.
 // POST /bench/login starts a logged-in session (user 1) and answers the session's own channel.
-// IPC: { cmd: 'count' } answers how many auth requests reached the app so far.
+// IPC: { cmd: 'count' } answers how many auth requests reached the app so far, the TCP connections
+// it accepted (nginx keeps its connections to the app alive: about none per auth request), and
+// the process's CPU time.
 import 'reflect-metadata';
 import { createServer } from 'node:http';
 import { lib, serveHelper } from '../lib/common.mjs';
@@ -20,6 +22,7 @@ export const SESSION_COOKIE = 'sample.sid';
 const AUTH_PATH = '/push-stream/auth';
 let authRequests = 0;
 let otherRequests = 0;
+let connections = 0;
 
 async function bare() {
   const srv = createServer((req, res) => {
@@ -29,6 +32,7 @@ async function bare() {
     res.end();
   });
   srv.keepAliveTimeout = 60_000;
+  srv.on('connection', () => connections++);
   await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
   return { port: srv.address().port, close: () => new Promise((r) => srv.close(r)) };
 }
@@ -82,6 +86,7 @@ async function nest() {
     res.end(JSON.stringify({ session: channels.session(req.sessionID), user: channels.user('1'), all: channels.all() }));
   });
   await app.listen(0, '127.0.0.1');
+  app.getHttpServer().on('connection', () => connections++);
   return {
     port: app.getHttpServer().address().port,
     close: async () => {
@@ -97,7 +102,7 @@ try {
   serveHelper({
     count: () => {
       const cpu = process.cpuUsage();
-      return { auth: authRequests, other: otherRequests, cpuMicros: cpu.user + cpu.system };
+      return { auth: authRequests, other: otherRequests, connections, cpuMicros: cpu.user + cpu.system };
     },
     memory: () => ({ rss: process.memoryUsage().rss }),
   });

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark paths: arguments, statistics, the machine, cleanup, child
 // processes, nginx from derived copies of the shipped templates, and the results files.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,14 +9,16 @@ import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const ROOT_DIR = join(BENCH_DIR, '..');
-export const SHIPPED_NGINX_DIR = join(ROOT_DIR, 'nginx');
 
 // ---------------------------------------------------------------------------------------------
-// The library under test: a snapshot of dist/ taken once per run, so that a rebuild of dist/
-// while the bench runs (npm test does `rm -rf dist`) cannot pull it away mid-run. It lives at
-// bench/.snap-<pid>/dist with bench/.snap-<pid>/nginx linking to nginx/, so that dist's relative
-// paths (../../nginx/) and package imports (node_modules above) resolve as from dist/ itself.
-// BENCH_LIB_DIR passes it to child processes and to the paths run.mjs starts.
+// The library under test: a snapshot of dist/ and nginx/ taken once per run, so that a rebuild of
+// dist/ while the bench runs (npm test does `rm -rf dist`) cannot pull it away mid-run, and the
+// templates measured are the ones the library of the snapshot renders. It lives at
+// bench/.snap-<pid>/dist and bench/.snap-<pid>/nginx, so that dist's relative paths (../../nginx/)
+// and package imports (node_modules above) resolve as from dist/ itself. BENCH_LIB_DIR passes it
+// to child processes and to the paths run.mjs starts; set it yourself to measure a library compiled
+// elsewhere (`tsc -p tsconfig.build.json --outDir <dir>/dist`, with the nginx/ folder to measure
+// at <dir>/nginx).
 
 let libDirPromise;
 export function libDir() {
@@ -32,7 +34,7 @@ export function libDir() {
     await mkdir(snap, { recursive: true });
     // JavaScript only: no .d.ts for a type-check of the repository (tsconfig includes bench/) to find.
     await cp(dist, join(snap, 'dist'), { recursive: true, filter: (src) => !/\.(d\.ts|map)$/.test(src) });
-    await symlink(join(ROOT_DIR, 'nginx'), join(snap, 'nginx'));
+    await cp(join(ROOT_DIR, 'nginx'), join(snap, 'nginx'), { recursive: true });
     process.env.BENCH_LIB_DIR = join(snap, 'dist');
     return process.env.BENCH_LIB_DIR;
   })();
@@ -150,6 +152,7 @@ export function describeMachine() {
     node: process.version,
     nginx: nginxV ? nginxV.replace(/^nginx version: /, '') : null,
     nchan: tryRun('dpkg-query', ['-W', '-f', '${Version}', 'libnginx-mod-nchan']),
+    njs: tryRun('dpkg-query', ['-W', '-f', '${Version}', 'libnginx-mod-http-js']),
     pushStreamModule: '0.6.0 (built from source by nginx/nginx-tools.mjs)',
     python: tryRun('python3', ['--version']),
     redis: tryRun('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1] ?? null,
@@ -160,6 +163,8 @@ export function describeMachine() {
       ),
     ),
     network: 'loopback only',
+    // Where the library measured came from: a snapshot of dist/ (bench/.snap-<pid>) or BENCH_LIB_DIR.
+    libraryDir: process.env.BENCH_LIB_DIR ?? null,
     repo: {
       commit: tryRun('git', ['-C', ROOT_DIR, 'rev-parse', '--short', 'HEAD']),
       // The templates measured are the working tree's: say when they differ from the commit.
@@ -267,8 +272,8 @@ export function killChild(child, graceMs = 3000) {
  * Forks a Node helper with an IPC channel. It must `process.send({ type: 'ready', ... })` once up.
  * `request(msg)` sends `{ ...msg, id }` and resolves with the reply `{ id, ... }`.
  */
-export async function forkHelper(script, args = [], { execArgv = [], readyTimeoutMs = 30_000, name = script } = {}) {
-  const child = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function forkHelper(script, args = [], { execArgv = [], env, readyTimeoutMs = 30_000, name = script } = {}) {
+  const child = fork(script, args, { execArgv, env: env ? { ...process.env, ...env } : undefined, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const remove = onCleanup(() => killChild(child));
   let nextId = 1;
   const pending = new Map();
@@ -414,27 +419,33 @@ export async function startRedis(findFreePort) {
 // nginx from the shipped templates, optionally derived (a copy in a temporary folder).
 
 /**
- * A configDir for NginxTestServer: the shipped nginx/ templates, changed only as asked.
- *   workerConnections  replaces `worker_connections 4096` (the shipped value caps a worker's
- *                      connections, subscribers and auth subrequests together)
- *   stripAuth          removes `auth_request /_push_stream_auth;` (the "no auth" baseline)
- *   authKeepalive      sends auth subrequests over an upstream with keep-alive connections
- *   pushStreamShm      replaces push_stream_shared_memory_size (shipped: 64M)
+ * A configDir for NginxTestServer: the shipped nginx/ folder (templates and push-stream-ticket.js),
+ * changed only as asked.
+ *   workerConnections  at least this many `worker_connections` (raised only if the shipped value is
+ *                      lower: it caps a worker's connections, subscribers and auth subrequests together)
+ *   stripAuth          no subscriber check at all: the `${NGINX_SUBSCRIBER_AUTH}` line (auth_request
+ *                      in session mode) removed from every subscriber location (the "no auth" baseline)
+ *   pushStreamShm      replaces push_stream_shared_memory_size
  *   authDirectives     extra directives for the auth subrequest's location (an experiment)
  *   liftRateLimit      (default on) makes per-address limit_req / limit_conn unreachable: all the
  *                      bench's simulated visitors come from 127.0.0.1
  * Returns null when nothing changes (use the shipped folder itself).
  */
-export async function derivedConfigDir({ workerConnections, stripAuth = false, authKeepalive = 0, liftRateLimit = true, authDirectives = '', pushStreamShm } = {}) {
-  if (!workerConnections && !stripAuth && !authKeepalive && !liftRateLimit && !authDirectives && !pushStreamShm) return null;
+export async function derivedConfigDir({ workerConnections, stripAuth = false, liftRateLimit = true, authDirectives = '', pushStreamShm } = {}) {
+  if (!workerConnections && !stripAuth && !liftRateLimit && !authDirectives && !pushStreamShm) return null;
   const dir = await mkdtemp(join(tmpdir(), 'nestjs-push-stream-bench-conf-'));
   onCleanup(() => rm(dir, { recursive: true, force: true }));
   for (const [name, shipped] of Object.entries(await shippedTemplates())) {
     let text = shipped;
+    if (!name.endsWith('.template')) {
+      // push-stream-ticket.js (ticket mode loads it from the config folder): copied as shipped.
+      await writeFile(join(dir, name), text);
+      continue;
+    }
     if (name === 'nginx.conf.template' && workerConnections) {
-      const before = text;
-      text = text.replace(/worker_connections\s+\d+;/, `worker_connections ${workerConnections};`);
-      if (text === before) throw new Error('nginx.conf.template: no worker_connections line to change');
+      const m = text.match(/worker_connections\s+(\d+);/);
+      if (!m) throw new Error('nginx.conf.template: no worker_connections line to change');
+      if (Number(m[1]) < workerConnections) text = text.replace(m[0], `worker_connections ${workerConnections};`);
     }
     if (liftRateLimit) {
       // Every simulated visitor shares 127.0.0.1: a per-address limit would measure the limit,
@@ -456,51 +467,66 @@ export async function derivedConfigDir({ workerConnections, stripAuth = false, a
       if (text === before) throw new Error(`${name}: no auth location to add directives to`);
     }
     if (name !== 'nginx.conf.template' && stripAuth) {
+      // The subscriber locations' check is a placeholder the renderer fills (auth_request in
+      // session mode, the ticket check in ticket mode); older templates wrote auth_request itself.
       const before = text;
-      text = text.replace(/^\s*auth_request \/_push_stream_auth;\s*$/gm, '    # (bench: no auth_request)');
-      if (text === before) throw new Error(`${name}: no auth_request line to strip`);
-    }
-    if (name !== 'nginx.conf.template' && authKeepalive) {
-      const before = text;
-      text = text.replace(
-        'proxy_pass http://${APP_UPSTREAM}/push-stream/auth;',
-        'proxy_pass http://bench_auth_upstream/push-stream/auth;\n    proxy_http_version 1.1;\n    proxy_set_header Connection "";',
-      );
-      if (text === before) throw new Error(`${name}: no auth proxy_pass line to change`);
-      text = `upstream bench_auth_upstream { server \${APP_UPSTREAM}; keepalive ${authKeepalive}; }\n${text}`;
+      text = text.replace(/^[ \t]*(?:\$\{NGINX_SUBSCRIBER_AUTH\}|auth_request \/_push_stream_auth;)[ \t]*$/gm, '    # (bench: no subscriber check)');
+      if (text === before) throw new Error(`${name}: no \${NGINX_SUBSCRIBER_AUTH} (or auth_request) line to strip`);
     }
     await writeFile(join(dir, name), text);
   }
   return dir;
 }
 
+/** The nginx/ folder next to the library measured (the snapshot's copy), else the repository's. */
+export async function shippedNginxDir() {
+  const next = join(dirname(await libDir()), 'nginx');
+  return existsSync(join(next, 'nginx.conf.template')) ? next : join(ROOT_DIR, 'nginx');
+}
+
 let snapshot;
 /**
- * The shipped templates, read once per process: every nginx of a path runs the same
+ * The shipped nginx/ files a configuration is rendered from, read once per process: the templates
+ * and the scripts they load (push-stream-ticket.js). Every nginx of a path runs the same
  * configuration even if nginx/ changes while the bench runs.
  */
 export async function shippedTemplates() {
   snapshot ??= (async () => {
     const out = {};
-    for (const name of (await readdir(SHIPPED_NGINX_DIR)).sort()) {
-      if (name.endsWith('.template')) out[name] = await readFile(join(SHIPPED_NGINX_DIR, name), 'utf8');
+    const shipped = await shippedNginxDir();
+    for (const name of (await readdir(shipped)).sort()) {
+      if (name.endsWith('.template') || name.endsWith('.js')) out[name] = await readFile(join(shipped, name), 'utf8');
     }
     return out;
   })();
   return snapshot;
 }
 
-/** sha256 (first 12 hex digits) of each shipped template, to tell which configuration a result measured. */
+/** sha256 (first 12 hex digits) of each shipped template and script, to tell which configuration a result measured. */
 export async function templateHashes() {
   const { createHash } = await import('node:crypto');
   return Object.fromEntries(Object.entries(await shippedTemplates()).map(([n, t]) => [n, createHash('sha256').update(t).digest('hex').slice(0, 12)]));
 }
 
-/** Starts NginxTestServer (from dist/testing) and registers its disposal. */
+/**
+ * nginx worker processes in every bench run: 1. The rendered config's default is `auto` for the
+ * Push Stream Module (one per core) and 1 for Nchan; on 2 shared cores a second worker would
+ * compete with the app(s) and the load generator, make push-stream and Nchan incomparable, and
+ * split P3's subscribers over workers. One worker, as the results before the default changed.
+ */
+export const NGINX_WORKERS = 1;
+
+/** Starts NginxTestServer (from the library snapshot) with NGINX_WORKERS, and registers its disposal. */
 export async function startNginx(options, derive = {}) {
   const { NginxTestServer } = await lib('testing/index.js');
   const configDir = (await derivedConfigDir(derive)) ?? undefined;
-  const nginx = await NginxTestServer.start({ ...options, configDir });
+  const nginx = await NginxTestServer.start({ workers: NGINX_WORKERS, ...options, configDir });
+  // A library whose NginxTestServer ignores `workers` would silently run `auto`: check what nginx runs.
+  const workerLine = (await readFile(nginx.configFile, 'utf8')).match(/^\s*worker_processes\s+(\S+);/m)?.[1];
+  if (workerLine !== String(options.workers ?? NGINX_WORKERS)) {
+    await nginx.dispose();
+    throw new Error(`nginx runs worker_processes ${workerLine}, the bench asked for ${options.workers ?? NGINX_WORKERS}`);
+  }
   const remove = onCleanup(() => nginx.dispose());
   return {
     nginx,
@@ -526,6 +552,56 @@ export async function startNginx(options, derive = {}) {
       remove();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ticket mode: subscriber locations that check a signed ticket in nginx and never ask the app.
+
+/** The module secret the bench's ticket-mode nginx and its tickets are made from. */
+export const BENCH_TICKET_SECRET = 'bench-ticket-secret-0123456789abcdef';
+
+/**
+ * The ticket flavors the library renders, for P2 and P3. Each: `key`, `label`, `available` (else
+ * `reason`), `nginxOptions` (for NginxTestServer.start) and `query(channelPath, expiresAt)`, the
+ * subscriber URL's query string that opens `channelPath` (the path after /lp/, /ws/, ...) until
+ * `expiresAt` (unix seconds).
+ *   ticket       `--auth ticket`: njs (nginx/push-stream-ticket.js), HMAC-SHA256
+ *   secure-link  `--auth secure-link`: nginx's own secure_link module, MD5; the path is signed as
+ *                is, and a path with a push-stream `.b<n>` suffix is refused
+ * A flavor the library measured does not have yet is reported (not measured), not skipped silently.
+ */
+export async function ticketFlavors() {
+  const testing = await lib('testing/index.js');
+  const { validateNginxConfigValues } = await lib('nginx-config/nginx-config.js');
+  const key = testing.deriveTicketKey?.(BENCH_TICKET_SECRET);
+  /** Whether the renderer accepts this auth mode (validation names the modes it knows). */
+  const renders = (mode) => {
+    try {
+      validateNginxConfigValues({ server: 'nchan', listen: '127.0.0.1:1', pubListen: '127.0.0.1:2', pubAllow: '127.0.0.1', app: '127.0.0.1:3', auth: { mode, ticketKey: key } });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return [
+    {
+      key: 'ticket',
+      label: 'ticket (njs, HMAC-SHA256)',
+      available: typeof testing.signTicket === 'function' && renders('ticket'),
+      reason: 'not available: the library has no ticket mode',
+      nginxOptions: { ticketSecret: BENCH_TICKET_SECRET },
+      query: (channelPath, expiresAt) => `ticket=${testing.signTicket(key, channelPath, expiresAt)}`,
+    },
+    {
+      key: 'secure-link',
+      label: 'ticket (secure_link, MD5)',
+      // signTicket's 4th argument (the format) and NginxTestServer's `ticketFormat` came with it.
+      available: typeof testing.signTicket === 'function' && renders('secure-link'),
+      reason: 'not yet available: the renderer has no auth mode "secure-link"',
+      nginxOptions: { ticketSecret: BENCH_TICKET_SECRET, ticketFormat: 'secure-link-md5' },
+      query: (channelPath, expiresAt) => `ticket=${testing.signTicket(key, channelPath, expiresAt, 'secure-link-md5')}`,
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

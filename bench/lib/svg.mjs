@@ -20,12 +20,13 @@ const tickLabel = (v) => (v >= 1e6 ? `${+(v / 1e6).toFixed(1)}M` : v >= 1e4 ? `$
  * A bar with value null is drawn as a dashed empty row with its `text` (e.g. "not yet available").
  * `log`: logarithmic axis (for values spanning decades).
  */
-export function barChart({ title, subtitle = '', unit = '', groups, log = false, width = 960, labelWidth = 300 }) {
+export function barChart({ title, subtitle = '', unit = '', groups, log = false, width = 960, labelWidth = 300, textWidth = 190 }) {
   const rowH = 22;
   const groupGap = 10;
   const top = subtitle ? 62 : 44;
   const plotX = labelWidth;
-  const plotW = width - labelWidth - 190;
+  // textWidth: room right of the plot for the text after the longest bar.
+  const plotW = width - labelWidth - textWidth;
   const all = groups.flatMap((g) => g.bars).filter((b) => b.value != null);
   const maxV = niceMax(Math.max(...all.map((b) => b.hi ?? b.value), 0));
   const minPos = Math.min(...all.map((b) => b.lo ?? b.value).filter((v) => v > 0), maxV);
