@@ -1,0 +1,1 @@
+export * from './push-stream-observer.js';
