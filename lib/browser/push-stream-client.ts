@@ -438,9 +438,7 @@ export class PushStreamClient extends EventTarget {
         this.renewedAfterRefusal = false;
         this.setState('open');
       },
-      onFrame: (frame: DecodedFrame) => {
-        if (current()) this.handleFrame(frame, transport, gapContext);
-      },
+      onFrame: (frame: DecodedFrame) => current() && this.handleFrame(frame, transport, gapContext),
       onEnd: (ending: TransportEnding) => {
         if (!current()) return;
         ended = true;
@@ -461,16 +459,17 @@ export class PushStreamClient extends EventTarget {
     const stopTransport = TRANSPORTS[transport].open(ctx);
   }
 
-  private handleFrame(frame: DecodedFrame, transport: PushStreamTransport, gapContext: GapContext): void {
+  /** Handles one frame; true when it brought something new (a message delivered, a notice, an error). */
+  private handleFrame(frame: DecodedFrame, transport: PushStreamTransport, gapContext: GapContext): boolean {
     switch (frame.kind) {
       case 'ping':
-        return;
+        return false;
       case 'invalid':
         this.emit('error', { message: `invalid message: ${frame.reason}`, transport, raw: frame.raw });
-        return;
+        return true;
       case 'channel-deleted':
         this.channelDeleted(frame.channel);
-        return;
+        return true;
       case 'message': {
         const generation = this.generation;
         const deliver = this.tracker.accept(frame);
@@ -483,9 +482,10 @@ export class PushStreamClient extends EventTarget {
           this.emit('gap', { channel, reason, certain: proven, missed, lastSeen: last, next, transport });
         }
         // A listener may have closed the client.
-        if (!deliver || generation !== this.generation) return;
+        if (!deliver || generation !== this.generation) return false;
         const { channel, data, eventId, eventType, id } = frame;
         this.emit('message', { channel, data, eventId, eventType, id, transport });
+        return true;
       }
     }
   }

@@ -227,6 +227,45 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
       }
     }
 
+    /** Subscribers of a channel, from the server's channel info (as PushStreamService.channelInfo asks), retrying while nginx reloads. */
+    async function subscribers(ch: string): Promise<number> {
+      const req = dialect.infoRequest(nginx.publisherUrl, ch);
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          const res = await fetch(req.url, { method: req.method, headers: req.headers });
+          const body = await res.text();
+          if (res.status < 500) return dialect.parseInfo(ch, { status: res.status, headers: {}, body })?.subscribers ?? 0;
+        } catch {
+          /* a connection of an old worker closed: retry */
+        }
+        if (Date.now() > deadline) throw new Error(`channel info of ${ch} kept failing`);
+        await sleep(50);
+      }
+    }
+    /**
+     * Until the clients `ids` (over `transports`, in that order) are subscribed to `ch`, nginx having
+     * accepted their tickets: each WebSocket and EventSource client `open`, and, when long polling is
+     * among them, nginx counting all of them on `ch`. A long-polling client on a channel without a
+     * message stays `connecting` while its poll is pending (it turns `open` only once nginx answered
+     * a poll: docs/browser-client.md, "Long polling `open`"); nginx counting it is what says that its
+     * ticket was accepted and its poll is in place.
+     */
+    async function subscribed(ids: number[], transports: readonly string[], ch: string, what: string): Promise<void> {
+      for (const [k, i] of ids.entries()) {
+        if (transports[k] !== 'longpolling') await waitUntil(i, (l) => l.state === 'open', what);
+      }
+      if (!transports.includes('longpolling')) return;
+      const deadline = Date.now() + 15_000;
+      for (let count = await subscribers(ch); count < ids.length; count = await subscribers(ch)) {
+        if (Date.now() > deadline) {
+          const logs = await Promise.all(ids.map((i) => logOf(i)));
+          throw new Error(`timed out waiting for ${what}: ${ids.length} subscribers on ${ch}, nginx counts ${count}: ${JSON.stringify(logs)}\n${(await nginx.errorLog()).slice(-4000)}`);
+        }
+        await sleep(50);
+      }
+    }
+
     it('a client without a ticket is refused by nginx (ticket mode), without asking the app', async () => {
       const a = channel('none');
       const ids = await Promise.all(TRANSPORTS.map((t) => start({ channels: [a], transports: [t], reconnect: { minDelayMs: 50, maxDelayMs: 100 } })));
@@ -249,7 +288,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
       const ids = await Promise.all(TRANSPORTS.map((transport) => start({ channels: [a, b], transports: [transport], backtrack, ticket: t })));
       const withGetTicket = plan({ ttl: 600 });
       ids.push(await start({ channels: [a, b], transports: ['websocket'], backtrack, ticketPlan: withGetTicket }));
-      for (const i of ids) await waitUntil(i, (l) => l.state === 'open', 'open');
+      await subscribed(ids, [...TRANSPORTS, 'websocket'], b, 'open');
       await publish(b, { n: 2 });
       await publish(a, { n: 3 });
       for (const i of ids) {
@@ -283,7 +322,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
       // 13 s: used at once (more than the 10 s margin), within the margin after 3 s, refused by nginx after 13.
       const ticketPlans = TRANSPORTS.map(() => plan({ ttl: 13 }, { ttl: 600 }));
       const ids = await Promise.all(TRANSPORTS.map((transport, k) => start({ channels: [a], transports: [transport], ticketPlan: ticketPlans[k] })));
-      for (const i of ids) await waitUntil(i, (l) => l.state === 'open', 'open');
+      await subscribed(ids, TRANSPORTS, a, 'open');
       const first = callsOf(ticketPlans[0])[0];
       const expiresAt = Number(String(first.ticket).split('.')[0]);
       for (let n = 1; n <= 3; n++) await publish(a, { n });
@@ -345,7 +384,7 @@ describe('PushStreamClient with signed tickets, in Chromium', () => {
         expect(log.denied).toEqual([{ status: 403, transport: log.transport }]);
         expect(log.messages).toEqual([]);
       }
-      for (const i of opened) await waitUntil(i, (l) => l.state === 'open', 'open with the renewed ticket');
+      await subscribed(opened, TRANSPORTS, a, 'open with the renewed ticket');
       await publish(a, { n: 1 });
       for (const i of opened) {
         const log = await waitUntil(i, (l) => l.messages.length >= 1, 'a message');

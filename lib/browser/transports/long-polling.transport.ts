@@ -52,7 +52,11 @@ export const longPollingTransport: Transport = {
           return;
         }
         ctx.onOpen();
-        for (const f of ctx.dialect.decode(body, ctx.dialect.longPollMeta(res.headers), ctx.channels())) ctx.onFrame(f);
+        let fresh = false;
+        for (const f of ctx.dialect.decode(body, ctx.dialect.longPollMeta(res.headers), ctx.channels())) fresh = ctx.onFrame(f) || fresh;
+        // Only repeats (a resume from before a message still missing, answered from the store at
+        // once): pause as after "no message", or the loop would poll without end into limit_req.
+        if (!fresh) await new Promise((resolve) => setTimeout(resolve, ctx.noMessagePauseMs()));
       }
     };
     void loop();

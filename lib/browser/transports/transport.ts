@@ -34,7 +34,8 @@ export interface TransportContext {
    */
   beforeNextRequest(): Promise<void> | undefined;
   onOpen(): void;
-  onFrame(frame: DecodedFrame): void;
+  /** A decoded frame; answers whether it brought anything new (not a ping or a repeat). */
+  onFrame(frame: DecodedFrame): boolean;
   onEnd(ending: TransportEnding): void;
   /** False once the attempt ended or was stopped: late callbacks are ignored. */
   isCurrent(): boolean;

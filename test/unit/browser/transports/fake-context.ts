@@ -49,7 +49,7 @@ export function fakeContext(
     noMessagePauseMs: () => options.pauseMs ?? 100,
     beforeNextRequest: jest.fn((): Promise<void> | undefined => options.beforeNextRequest?.()),
     onOpen: jest.fn(),
-    onFrame: jest.fn<(frame: DecodedFrame) => void>(),
+    onFrame: jest.fn<(frame: DecodedFrame) => boolean>(() => true),
     onEnd: jest.fn((_ending: TransportEnding) => {
       current = false;
     }),

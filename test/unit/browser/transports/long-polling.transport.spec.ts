@@ -57,6 +57,21 @@ describe('longPollingTransport (server-neutral: statuses and ids come from the d
     stop();
   });
 
+  it('an answer that brought nothing new (only repeats) pauses noMessagePauseMs before the next poll, not a tight loop into limit_req', async () => {
+    const { dialect } = recordingDialect();
+    const fetch = fakeFetch([() => new Response('repeats', { status: 200 }), () => new Response('repeats', { status: 200 })]);
+    const ctx = fakeContext(dialect, { pauseMs: 250 });
+    ctx.onFrame.mockReturnValue(false);
+    const stop = longPollingTransport.open(ctx);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(249);
+    expect(fetch).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(fetch).toHaveBeenCalledTimes(2);
+    stop();
+  });
+
   it('"ended": reports the status and stops polling', async () => {
     const { dialect } = recordingDialect();
     const fetch = fakeFetch([() => new Response('refused', { status: 403 })]);
