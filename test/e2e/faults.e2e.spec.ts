@@ -37,6 +37,7 @@ import { PushStreamConnectionError, PushStreamHttpClient, PushStreamHttpError, P
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { findFreePort, NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
 import { backoffDelay, type BackoffOptions } from '../../lib/browser/backoff.js';
+import { arrivalOrder } from '../support/arrival-order.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { countRequests, E2E_SECRET, eventually, uniqueChannel } from '../support/e2e-helpers.js';
 import { doubledAnywhere, lostAndDoubled, NodeBrowserGlobals, RecordedClient } from '../support/node-browser-clients.js';
@@ -289,21 +290,13 @@ function framePosition(server: PushStreamServerKind, frame: string): number | nu
  * and among them repeats of a frame received before (`repeated`, which the client must drop).
  */
 function wireOrder(server: PushStreamServerKind, connections: readonly string[][]): { outOfOrder: number; repeated: number } {
-  let outOfOrder = 0;
-  let repeated = 0;
+  const total = { outOfOrder: 0, repeated: 0 };
   for (const frames of connections) {
-    let newest = -1;
-    const seen = new Set<number>();
-    for (const f of frames) {
-      const p = framePosition(server, f);
-      if (p === null) continue;
-      if (seen.has(p)) repeated++;
-      else if (p < newest) outOfOrder++;
-      seen.add(p);
-      newest = Math.max(newest, p);
-    }
+    const { outOfOrder, repeated } = arrivalOrder(frames.map((f) => framePosition(server, f)));
+    total.outOfOrder += outOfOrder;
+    total.repeated += repeated;
   }
-  return { outOfOrder, repeated };
+  return total;
 }
 
 /**

@@ -3,29 +3,16 @@
 // publishes. Each publish says which nodes have the message; a failed node is published to alone
 // once it is back; A's subscribers get every message once.
 import 'reflect-metadata';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { PartialNodePublishError, PushStreamConnectionError, PushStreamModule, PushStreamService } from '../../lib/index.js';
 import { NginxTestServer } from '../../lib/testing/index.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { E2E_SECRET, eventually, uniqueChannel } from '../support/e2e-helpers.js';
+import { sigkillNginx } from '../support/nginx-processes.js';
 import { SERVERS } from '../support/servers.js';
 import { openWebSocket, type WebSocketSubscriber } from '../support/subscribers.js';
 
 const PREFIX = 'nodes';
-
-/** Kills an nginx master and its workers at once, as a crash or an OOM kill would. */
-async function killNginx(nginx: NginxTestServer): Promise<void> {
-  const master = Number((await readFile(join(nginx.workDir, 'nginx.pid'), 'utf8')).trim());
-  const workers: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) workers.push(Number(entry));
-  }
-  for (const pid of [master, ...workers]) process.kill(pid, 'SIGKILL');
-}
 
 /** Subscribers `nginx` counts on `channel`, from its own channel info (both servers answer JSON). */
 async function subscribersOn(nginx: NginxTestServer, channel: string): Promise<number> {
@@ -100,7 +87,8 @@ describe.each(SERVERS)('two independent nodes on %s', (server) => {
         [1, 1],
       ]);
     }
-    await killNginx(b);
+    // Master and workers at once, as a crash or an OOM kill would.
+    await sigkillNginx(b.workDir);
     // 6-10 reach A only: each a typed error naming both sides, retryable.
     const missed: number[] = [];
     for (let i = 6; i <= 10; i++) {

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
 import { REORDER_WAIT_MS } from '../../lib/browser/resume-tracker.js';
 import { parseNchanMessageId } from '../../lib/browser/dialects/nchan.dialect.js';
+import { arrivalOrder } from '../support/arrival-order.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { E2E_SECRET, eventually, uniqueChannel } from '../support/e2e-helpers.js';
 import { lostAndDoubled, NodeBrowserGlobals, RecordedClient } from '../support/node-browser-clients.js';
@@ -58,19 +59,7 @@ function frameId(server: PushStreamServerKind, frame: string): string | null {
 
 /** Among `ids` in arrival order: how many came after a higher one (out of order), and how many twice. */
 function orderOf(server: PushStreamServerKind, ids: readonly string[]): { outOfOrder: number; repeated: number } {
-  let newest = -Infinity;
-  let outOfOrder = 0;
-  let repeated = 0;
-  const seen = new Set<number>();
-  for (const id of ids) {
-    const n = idOrder(server, id);
-    if (n === null) continue;
-    if (seen.has(n)) repeated++;
-    else if (n < newest) outOfOrder++;
-    seen.add(n);
-    newest = Math.max(newest, n);
-  }
-  return { outOfOrder, repeated };
+  return arrivalOrder(ids.map((id) => idOrder(server, id)));
 }
 
 describe.each(SERVERS)('%s: bursts of concurrent publishes on pooled keep-alive connections', (server) => {

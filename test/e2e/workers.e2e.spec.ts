@@ -8,28 +8,21 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { createDialect } from '../../lib/dialects/create-dialect.js';
 import { PushStreamModule, PushStreamService, PushStreamTimeoutError } from '../../lib/index.js';
 import { NginxTestServer } from '../../lib/testing/index.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
 import { E2E_SECRET, eventually } from '../support/e2e-helpers.js';
+import { nginxProcesses } from '../support/nginx-processes.js';
 import { SERVERS } from '../support/servers.js';
 import WebSocket from 'ws';
 
 const PREFIX = 'wk';
 const WORKERS = 2;
 
-/** The worker pids of the nginx whose master pid is in `workDir/nginx.pid` (Linux /proc). */
+/** The worker pids of a test nginx (Linux /proc), lowest first. */
 async function workerPids(nginx: NginxTestServer): Promise<number[]> {
-  const master = Number((await readFile(join(nginx.workDir, 'nginx.pid'), 'utf8')).trim());
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master) pids.push(Number(entry));
-  }
-  return pids.sort((a, b) => a - b);
+  return (await nginxProcesses(nginx.workDir))?.workers ?? [];
 }
 
 /** An IPv4 address and port as /proc/net/tcp writes them: `0100007F:1F90` for 127.0.0.1:8080. */
