@@ -4,7 +4,7 @@ import { CHANNEL_DELETED_MESSAGE_ID, CHANNEL_DELETED_TEXT } from '../shared/push
 import { type DialectRequest, PushStreamDialect, type ServerAnswer, type ServerOperation } from './push-stream-dialect.interface.js';
 import type { ChannelInfo, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
 import { count, parseJsonObject } from './parse-json.js';
-import { channelIdArgument } from './request-url.js';
+import { decodeLocationRequest } from './request-url.js';
 
 /**
  * nchan_max_channel_id_length of the shipped config (16 ids of 128 characters and their
@@ -161,13 +161,9 @@ export class NchanDialect extends PushStreamDialect {
   }
 
   decodeRequest(req: DialectRequest): ServerOperation {
-    const id = channelIdArgument(req.url);
-    if (id === null) {
-      if (req.method === 'GET') return { op: 'stats' };
-      throw new PushStreamProtocolError('decode request', `${req.method} without ?id=`);
-    }
-    if (req.method === 'GET') return { op: 'info', channel: id };
-    if (req.method === 'DELETE') return { op: 'delete', channel: id };
+    const location = decodeLocationRequest(req);
+    if (!('publishTo' in location)) return location;
+    const id = location.publishTo;
     const envelope = parseJsonObject('decode request', req.body ?? '');
     if (envelope.id === CHANNEL_DELETED_MESSAGE_ID) return { op: 'notice', channel: id };
     if (!('text' in envelope)) throw new PushStreamProtocolError('decode request', 'publish body is not the message envelope');

@@ -3,7 +3,7 @@ import { PushStreamConfigError, PushStreamProtocolError } from '../errors/push-s
 import { type DialectRequest, PushStreamDialect, type ServerAnswer, type ServerOperation } from './push-stream-dialect.interface.js';
 import type { ChannelInfo, JsonValue, PublishManyResult, PublishOptions, ServerStats } from './push-stream-result.interface.js';
 import { count, parseJsonObject } from './parse-json.js';
-import { channelIdArgument } from './request-url.js';
+import { decodeLocationRequest } from './request-url.js';
 
 /** The text of the channel-deleted notice (id -2) push-stream sends for a revocation. */
 export const REVOKED_NOTICE_TEXT = 'Subscription revoked';
@@ -160,13 +160,9 @@ export class PushStreamModuleDialect extends PushStreamDialect {
   }
 
   decodeRequest(req: DialectRequest): ServerOperation {
-    const id = channelIdArgument(req.url);
-    if (id === null) {
-      if (req.method === 'GET') return { op: 'stats' };
-      throw new PushStreamProtocolError('decode request', `${req.method} without ?id=`);
-    }
-    if (req.method === 'GET') return { op: 'info', channel: id };
-    if (req.method === 'DELETE') return { op: 'delete', channel: id };
+    const location = decodeLocationRequest(req);
+    if (!('publishTo' in location)) return location;
+    const id = location.publishTo;
     let data: unknown;
     try {
       data = JSON.parse(req.body ?? '');
