@@ -26,11 +26,10 @@ import { PushStreamHttpClient, type PushStreamHttpRequest, type PushStreamHttpRe
 import { PushStreamObserver } from '../observability/push-stream-observer.js';
 import type { PushStreamServerKind, ResolvedPushStreamOptions, RetryPolicy } from '../options/push-stream-options.interface.js';
 import { PUSH_STREAM_RESOLVED_OPTIONS, PUSH_STREAM_SLEEP } from '../push-stream.constants.js';
-import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
 import type { HealthCheck, HealthOptions, HealthReport, HealthWorker } from './health.interface.js';
 import { backoffDelay, type Sleep, shouldRetry } from './retry.js';
 import type { RevocationResult } from './revocation.interface.js';
-import { subscriberChannelPath } from './subscriber-channel-path.js';
+import { subscriberChannelPath, subscriberUrlsOf } from './subscriber-channel-path.js';
 import type { SubscriberUrlOptions, SubscriberUrls } from './subscriber-urls.interface.js';
 
 /** Event ids and types go into headers and, raw, into push-stream's JSON templates. */
@@ -297,15 +296,7 @@ export class PushStreamService {
       // nginx in secure-link mode refuses every path with a `.b<n>` suffix (docs/deployment.md, "Signed tickets").
       throw new PushStreamConfigError('backtrack', "cannot be used with auth.ticketFormat 'secure-link-md5': nginx refuses .b<n> paths in secure-link mode (history comes by event-id resume)");
     }
-    const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
-    const http = `${endpoint.protocol}://${endpoint.host}${port}`;
-    const ws = `${endpoint.protocol === 'https' ? 'wss' : 'ws'}://${endpoint.host}${port}`;
-    return {
-      stream: `${http}${SUBSCRIBER_LOCATIONS.stream}${path}`,
-      websocket: `${ws}${SUBSCRIBER_LOCATIONS.websocket}${path}`,
-      eventsource: `${http}${SUBSCRIBER_LOCATIONS.eventsource}${path}`,
-      longpolling: `${http}${SUBSCRIBER_LOCATIONS.longpolling}${path}`,
-    };
+    return subscriberUrlsOf(endpoint, path);
   }
 
   private encode(data: unknown, channels: readonly string[], options: PublishOptions): string {

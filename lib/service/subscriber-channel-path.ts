@@ -1,7 +1,9 @@
 import type { PushStreamChannels } from '../channels/push-stream-channels.js';
 import type { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js';
 import { ChannelSetTooLargeError } from '../errors/push-stream.exception.js';
-import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
+import type { ResolvedPushStreamOptions, SubscriberEndpoint } from '../options/push-stream-options.interface.js';
+import { SUBSCRIBER_LOCATIONS } from '../shared/push-stream-protocol.js';
+import type { SubscriberUrls } from './subscriber-urls.interface.js';
 
 /**
  * The channel path of one subscription as the server's subscriber URL writes it, after the checks
@@ -27,4 +29,17 @@ export function subscriberChannelPath(
   const names = channels.map((c) => deps.channels.validate(c));
   deps.dialect.assertSubscribable(names);
   return { names, path: deps.dialect.subscriberPath(names, backtrack) };
+}
+
+/** The URL of each transport's location for `path` on the `subscriber` endpoint, `query` (e.g. `?ticket=...`) appended. */
+export function subscriberUrlsOf(endpoint: SubscriberEndpoint, path: string, query = ''): SubscriberUrls {
+  const port = endpoint.port === undefined ? '' : `:${endpoint.port}`;
+  const http = `${endpoint.protocol}://${endpoint.host}${port}`;
+  const ws = `${endpoint.protocol === 'https' ? 'wss' : 'ws'}://${endpoint.host}${port}`;
+  return {
+    stream: `${http}${SUBSCRIBER_LOCATIONS.stream}${path}${query}`,
+    websocket: `${ws}${SUBSCRIBER_LOCATIONS.websocket}${path}${query}`,
+    eventsource: `${http}${SUBSCRIBER_LOCATIONS.eventsource}${path}${query}`,
+    longpolling: `${http}${SUBSCRIBER_LOCATIONS.longpolling}${path}${query}`,
+  };
 }

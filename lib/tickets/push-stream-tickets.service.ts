@@ -6,8 +6,7 @@ import { PushStreamDialect } from '../dialects/push-stream-dialect.interface.js'
 import { PushStreamConfigError } from '../errors/push-stream.exception.js';
 import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
 import { PUSH_STREAM_RESOLVED_OPTIONS } from '../push-stream.constants.js';
-import { PushStreamService } from '../service/push-stream.service.js';
-import { subscriberChannelPath } from '../service/subscriber-channel-path.js';
+import { subscriberChannelPath, subscriberUrlsOf } from '../service/subscriber-channel-path.js';
 import { TICKET_QUERY_PARAMETER } from '../shared/push-stream-protocol.js';
 import type { SubscriptionTicket, TicketOptions } from './subscription-ticket.interface.js';
 import { deriveTicketKey, signTicket } from './subscription-ticket.js';
@@ -27,7 +26,6 @@ export class PushStreamTickets {
     @Inject(PushStreamDialect) private readonly dialect: PushStreamDialect,
     private readonly channels: PushStreamChannels,
     private readonly authorizer: ChannelAuthorizer,
-    private readonly push: PushStreamService,
   ) {
     // Derived once: the key nginx holds, never the secret itself.
     this.key = deriveTicketKey(options.secret);
@@ -40,32 +38,34 @@ export class PushStreamTickets {
    * controller answers as is. Bad names, too many channels: the same typed errors as subscriberUrls().
    */
   async issue(req: SubscriberAuthRequest, channels: readonly string[], options: TicketOptions = {}): Promise<SubscriptionTicket> {
-    const { path } = subscriberChannelPath(channels, { options: this.options, channels: this.channels, dialect: this.dialect });
+    const { names, path } = this.channelPath(channels);
     const decision = await this.authorizer.authorizeChannelPath(req, path);
     if (!decision.allowed) throw decision.status === 401 ? new UnauthorizedException() : new ForbiddenException();
-    return this.sign(channels, options);
+    return this.signPath(names, path, this.ttlOf(options));
   }
 
   /** A ticket for `channels` without consulting any rule: for server code that has decided itself. */
   sign(channels: readonly string[], options: TicketOptions = {}): SubscriptionTicket {
+    const ttl = this.ttlOf(options);
+    const { names, path } = this.channelPath(channels);
+    return this.signPath(names, path, ttl);
+  }
+
+  private ttlOf(options: TicketOptions): number {
     const ttl = options.ttlSeconds ?? this.options.auth.ticketTtlSeconds;
     if (!Number.isInteger(ttl) || ttl < 1) throw new PushStreamConfigError('ttlSeconds', `must be an integer >= 1, got ${JSON.stringify(ttl)}`);
-    const { names, path } = subscriberChannelPath(channels, { options: this.options, channels: this.channels, dialect: this.dialect });
+    return ttl;
+  }
+
+  private channelPath(channels: readonly string[]): { names: string[]; path: string } {
+    return subscriberChannelPath(channels, { options: this.options, channels: this.channels, dialect: this.dialect });
+  }
+
+  private signPath(names: string[], path: string, ttl: number): SubscriptionTicket {
     const expiresAt = Math.floor(Date.now() / 1000) + ttl;
     const ticket = signTicket(this.key, path, expiresAt, this.options.auth.ticketFormat);
-    if (!this.options.subscriber) return { ticket, expiresAt, channels: names };
-    const query = `?${TICKET_QUERY_PARAMETER}=${ticket}`;
-    const urls = this.push.subscriberUrls(names);
-    return {
-      ticket,
-      expiresAt,
-      channels: names,
-      urls: {
-        stream: urls.stream + query,
-        websocket: urls.websocket + query,
-        eventsource: urls.eventsource + query,
-        longpolling: urls.longpolling + query,
-      },
-    };
+    const endpoint = this.options.subscriber;
+    if (!endpoint) return { ticket, expiresAt, channels: names };
+    return { ticket, expiresAt, channels: names, urls: subscriberUrlsOf(endpoint, path, `?${TICKET_QUERY_PARAMETER}=${ticket}`) };
   }
 }

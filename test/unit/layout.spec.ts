@@ -72,7 +72,7 @@ describe('lib layout', () => {
   });
 
   it('uses the shared protocol constants instead of its own copies', () => {
-    const users = ['lib/channels/channel-name.ts', 'lib/auth/subscriber-channels.ts', 'lib/options/resolve-options.ts', 'lib/service/push-stream.service.ts', 'lib/dialects/nchan.dialect.ts'];
+    const users = ['lib/channels/channel-name.ts', 'lib/auth/subscriber-channels.ts', 'lib/options/resolve-options.ts', 'lib/service/subscriber-channel-path.ts', 'lib/dialects/nchan.dialect.ts'];
     for (const file of users) {
       expect({ file, shared: specifiers(join(ROOT, file)).includes('../shared/push-stream-protocol.js') }).toEqual({ file, shared: true });
     }
