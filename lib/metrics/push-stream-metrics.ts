@@ -64,6 +64,8 @@ export class PushStreamMetrics extends PushStreamObserver {
       labelNames: ['decision', 'kind'],
       registers,
     });
+    // When nginx does not answer a scrape every gauge reads 0 (prom-client keeps a sample for an
+    // unlabelled gauge anyway): server_up is what tells a real 0 from no answer.
     const gauge = (name: string, help: string, read: (s: ServerStats) => number) =>
       new Gauge({
         name: `${prefix}${name}`,
@@ -71,13 +73,11 @@ export class PushStreamMetrics extends PushStreamObserver {
         registers,
         collect: async function (this: Gauge) {
           const stats = await metrics.stats();
-          if (name === 'server_up') this.set(stats ? 1 : 0);
-          else if (stats) this.set(read(stats));
-          else this.reset();
+          this.set(stats ? read(stats) : 0);
         },
       });
     const metrics = this;
-    gauge('server_up', '1 when the statistics location answered this scrape', () => 1);
+    gauge('server_up', '1 when the statistics location answered this scrape, else 0 (and every server gauge 0)', () => 1);
     gauge('server_channels', 'Channels nginx holds', (s) => s.channels);
     gauge('server_subscribers', 'Subscribers connected to nginx', (s) => s.subscribers);
     gauge('server_stored_messages', 'Messages stored in channels', (s) => s.storedMessages);

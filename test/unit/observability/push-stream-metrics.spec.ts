@@ -3,18 +3,34 @@ import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import { ChannelAuthorizer } from '../../../lib/auth/channel-authorizer.js';
 import { CHANNELS_HEADER } from '../../../lib/auth/auth.constants.js';
-import { PushStreamService, PushStreamTickets, PushStreamTimeoutError } from '../../../lib/index.js';
+import {
+  PushStreamConnectionError,
+  PushStreamHttpClient,
+  type PushStreamHttpRequest,
+  PushStreamService,
+  PushStreamTickets,
+  PushStreamTimeoutError,
+} from '../../../lib/index.js';
 import { PushStreamMetrics, PushStreamMetricsModule } from '../../../lib/metrics/index.js';
 import { PushStreamRecorder, PushStreamTestingModule } from '../../../lib/testing/index.js';
 
-async function setup(server: 'push-stream' | 'nchan') {
+/** nginx down: every request fails to connect. */
+class Unreachable extends PushStreamHttpClient {
+  async request(req: PushStreamHttpRequest): Promise<never> {
+    throw new PushStreamConnectionError(req.url, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+  }
+}
+
+async function setup(server: 'push-stream' | 'nchan', down = false) {
   const registry = new Registry();
-  const mod = await Test.createTestingModule({
+  let builder = Test.createTestingModule({
     imports: [
       PushStreamTestingModule.forRoot({ server, authRoute: false, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }),
       PushStreamMetricsModule.forRoot({ registry }),
     ],
-  }).compile();
+  });
+  if (down) builder = builder.overrideProvider(PushStreamHttpClient).useClass(Unreachable);
+  const mod = await builder.compile();
   return { registry, mod, push: mod.get(PushStreamService), authorizer: mod.get(ChannelAuthorizer) };
 }
 
@@ -57,6 +73,14 @@ describe.each(['push-stream', 'nchan'] as const)('PushStreamMetrics on %s', (ser
     expect(await value(registry, 'push_stream_publishes_total', { server, outcome: 'timeout' })).toBe(1);
     expect(await value(registry, 'push_stream_publish_retries_total', { server })).toBe(2);
     expect(await value(registry, 'push_stream_publish_duration_seconds_count', { server, outcome: 'ok' })).toBe(3);
+  });
+
+  it('says server_up 0, and 0 for every server figure, when nginx does not answer the scrape', async () => {
+    const { registry } = await setup(server, true);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^push_stream_server_up 0$/m);
+    expect(text).toMatch(/^push_stream_server_channels 0$/m);
+    expect(text).toMatch(/^push_stream_server_subscribers 0$/m);
   });
 
   it('counts the decisions PushStreamTickets.issue makes too', async () => {
