@@ -92,6 +92,8 @@ describe('nestjs-push-stream nginx-config', () => {
     [['--app', 'bad_host:3000'], '--app (APP_UPSTREAM): "bad_host" is not an IP address or host name'],
     [['--app', 'app_pool'], '--app (APP_UPSTREAM): "app_pool" is not host:port'],
     [['--app', '10.0.0.1:3000', '--app', '10.0.0.2'], '--app (APP_UPSTREAM): "10.0.0.2" is not host:port'],
+    [['--auth-app', '127.0.0.1:3001; evil'], '--auth-app (AUTH_UPSTREAM): "127.0.0.1:3001; evil" is not host:port'],
+    [['--auth-app', '127.0.0.1:3001', '--auth-app', 'bad_host:3001'], '--auth-app (AUTH_UPSTREAM): "bad_host" is not an IP address or host name'],
     [['--pub-allow', '10.0.0.0/33'], '--pub-allow (NGINX_PUB_ALLOW): "10.0.0.0/33" is not an address or CIDR network'],
     [['--pub-allow', 'all'], '--pub-allow (NGINX_PUB_ALLOW): "all" is not an address or CIDR network'],
     [['--server', 'apache'], '--server (NGINX_PUSH_STREAM_SERVER): "apache" is not "push-stream" or "nchan"'],
@@ -135,10 +137,34 @@ describe('nestjs-push-stream nginx-config', () => {
     expect(out.stdout).toContain('upstream push_stream_app {\n  server 10.0.0.11:3000;\n  server app2.internal:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
   });
 
+  it('--auth-app repeated: the auth subrequests go to its own upstream, the rest to --app', async () => {
+    const { out, io } = capture();
+    expect(await runNginxConfig(['--app', '10.0.0.11:3000', '--auth-app', '10.0.0.11:3001', '--auth-app', '[::1]:3001'], {}, io, machine())).toBe(0);
+    expect(out.stdout).toContain('upstream push_stream_app {\n  server 10.0.0.11:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+    expect(out.stdout).toContain('upstream push_stream_auth {\n  server 10.0.0.11:3001;\n  server [::1]:3001;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+    expect(out.stdout).toContain('proxy_pass http://push_stream_auth/push-stream/auth;');
+    expect(out.stdout).toContain('proxy_pass http://push_stream_app;');
+  });
+
+  it('reads AUTH_UPSTREAM; the option wins; without either (or empty) the app answers', async () => {
+    const auth = (stdout: string) => /upstream push_stream_auth \{\n((?:  server \S+;\n)+)/.exec(stdout)?.[1];
+    const fromEnv = capture();
+    expect(await runNginxConfig(['--app', '10.0.0.11:3000'], { AUTH_UPSTREAM: '10.0.0.11:3001,10.0.0.12:3001' }, fromEnv.io, machine())).toBe(0);
+    expect(auth(fromEnv.out.stdout)).toBe('  server 10.0.0.11:3001;\n  server 10.0.0.12:3001;\n');
+    const both = capture();
+    expect(await runNginxConfig(['--auth-app', '127.0.0.1:3002'], { AUTH_UPSTREAM: '10.0.0.11:3001' }, both.io, machine())).toBe(0);
+    expect(auth(both.out.stdout)).toBe('  server 127.0.0.1:3002;\n');
+    for (const env of [{}, { AUTH_UPSTREAM: '' }]) {
+      const none = capture();
+      expect(await runNginxConfig(['--app', '10.0.0.11:3000', '--app', '10.0.0.12:3000'], env, none.io, machine())).toBe(0);
+      expect(auth(none.out.stdout)).toBe('  server 10.0.0.11:3000;\n  server 10.0.0.12:3000;\n');
+    }
+  });
+
   it('--help names every option with its environment variable', async () => {
     const { out, io } = capture();
     expect(await runNginxConfig(['--help'], {}, io, machine())).toBe(0);
-    for (const words of ['--auth <session|ticket|secure-link>', 'NGINX_AUTH', '--ticket-key-file <file>', 'NGINX_PUSH_STREAM_SECRET', 'libnginx-mod-http-js', '--workers <auto|n>', 'NGINX_WORKERS', '--redis <url>', 'NCHAN_REDIS_URL']) {
+    for (const words of ['--auth <session|ticket|secure-link>', 'NGINX_AUTH', '--ticket-key-file <file>', 'NGINX_PUSH_STREAM_SECRET', 'libnginx-mod-http-js', '--workers <auto|n>', 'NGINX_WORKERS', '--redis <url>', 'NCHAN_REDIS_URL', '--auth-app <host:port>', 'AUTH_UPSTREAM']) {
       expect(out.stdout).toContain(words);
     }
   });

@@ -36,6 +36,9 @@ nginx.conf, e.g. as /etc/nginx/conf.d/push-stream.conf; with --standalone a whol
                                                                [NGINX_PUB_ALLOW, default 127.0.0.1]
   --app <host:port>             the NestJS application; repeat it for several instances (kept-alive
                                 upstream)      [APP_UPSTREAM, comma-separated, default 127.0.0.1:3000]
+  --auth-app <host:port>        where nginx asks about subscriptions, e.g. the app's auth listener
+                                (PushStreamAuthListenerModule); repeatable like --app
+                                               [AUTH_UPSTREAM, comma-separated, default the --app ones]
   --tls-cert <file> --tls-key <file>
                                 TLS on the public listener (PEM, absolute paths): https:// and wss://
                                                                [NGINX_TLS_CERT, NGINX_TLS_KEY]
@@ -78,6 +81,7 @@ const ENV: Record<keyof NginxConfigValues, string> = {
   pubListen: 'NGINX_PUB_LISTEN',
   pubAllow: 'NGINX_PUB_ALLOW',
   app: 'APP_UPSTREAM',
+  authApp: 'AUTH_UPSTREAM',
   tls: 'NGINX_TLS_CERT, NGINX_TLS_KEY',
   auth: 'NGINX_AUTH',
   workers: 'NGINX_WORKERS',
@@ -89,6 +93,7 @@ const OPTION: Record<keyof NginxConfigValues, string> = {
   pubListen: '--pub-listen',
   pubAllow: '--pub-allow',
   app: '--app',
+  authApp: '--auth-app',
   tls: '--tls-cert, --tls-key',
   auth: '--auth',
   workers: '--workers',
@@ -187,6 +192,7 @@ export async function runNginxConfig(
         'pub-listen': { type: 'string' },
         'pub-allow': { type: 'string' },
         app: { type: 'string', multiple: true },
+        'auth-app': { type: 'string', multiple: true },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         auth: { type: 'string' },
@@ -218,6 +224,9 @@ export async function runNginxConfig(
     pubAllow: parsed['pub-allow'] ?? env.NGINX_PUB_ALLOW ?? '127.0.0.1',
     app: parsed.app?.join(',') ?? env.APP_UPSTREAM ?? '127.0.0.1:3000',
   };
+  // An empty AUTH_UPSTREAM is unset (the app answers), as compose files write it.
+  const authApp = parsed['auth-app']?.join(',') ?? (env.AUTH_UPSTREAM || undefined);
+  if (authApp !== undefined) values.authApp = authApp;
   const certificate = parsed['tls-cert'] ?? env.NGINX_TLS_CERT;
   const key = parsed['tls-key'] ?? env.NGINX_TLS_KEY;
   if ((certificate === undefined) !== (key === undefined)) {

@@ -20,6 +20,12 @@ export interface NginxConfigValues {
   pubAllow: string;
   /** The NestJS application's instances (`APP_SERVERS`): `host:port`, several separated by commas. */
   app: string;
+  /**
+   * Where nginx asks about subscriptions (`AUTH_SERVERS`): `host:port`, several separated by commas,
+   * like `app`. Default: `app` itself. Point it at PushStreamModule's auth listener (`PushStreamAuthListenerModule`)
+   * to answer subscriptions outside Express.
+   */
+  authApp?: string;
   /** TLS on the public listener (`NGINX_TLS`): PEM certificate chain and key files. */
   tls?: { certificate: string; key: string };
   /**
@@ -88,6 +94,16 @@ function hostPort(field: keyof NginxConfigValues, raw: string, hostRequired: boo
   return [host, port(field, m[3])];
 }
 
+/** An upstream's instances, `host:port` separated by commas, each refused as the field's. */
+function checkUpstream(field: 'app' | 'authApp', raw: string): void {
+  for (const instance of raw.split(',')) hostPort(field, instance, true);
+}
+
+/** An upstream block's `server` lines, one per instance. */
+function upstreamServers(raw: string): string {
+  return raw.split(',').map((instance) => `  server ${instance};`).join('\n');
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
@@ -118,7 +134,8 @@ export function validateNginxConfigValues(values: NginxConfigValues, allowPublic
   if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))) {
     throw new NginxConfigValueError('pubAllow', `${JSON.stringify(values.pubAllow)} is not an address or CIDR network (e.g. 10.0.0.0/8)`);
   }
-  for (const instance of values.app.split(',')) hostPort('app', instance, true);
+  checkUpstream('app', values.app);
+  if (values.authApp !== undefined) checkUpstream('authApp', values.authApp);
   for (const file of values.tls ? [values.tls.certificate, values.tls.key] : []) {
     // Written into the config as is: no spaces, quotes, semicolons or braces that would end the directive.
     if (!/^\/[^\s;{}'"\\$]+$/.test(file)) throw new NginxConfigValueError('tls', `${JSON.stringify(file)} is not an absolute file path nginx can read as is`);
@@ -288,7 +305,8 @@ async function placeholders(values: NginxConfigValues, configDir: string): Promi
     NGINX_TLS: tls ? `\n  ssl_certificate ${tls.certificate};\n  ssl_certificate_key ${tls.key};` : '',
     NGINX_PUB_LISTEN: values.pubListen,
     NGINX_PUB_ALLOW: values.pubAllow,
-    APP_SERVERS: values.app.split(',').map((instance) => `  server ${instance};`).join('\n'),
+    APP_SERVERS: upstreamServers(values.app),
+    AUTH_SERVERS: upstreamServers(values.authApp ?? values.app),
     NGINX_SUBSCRIBER_AUTH: verifier.subscriber,
     NGINX_TICKET_VERIFIER: verifier.http,
     ...redisLines(values),

@@ -18,6 +18,11 @@ export interface NginxTestServerOptions {
   server?: PushStreamServerKind;
   /** The NestJS app nginx proxies to and asks about subscriptions, `host:port`. */
   appUpstream: string;
+  /**
+   * Where nginx asks about subscriptions instead, `host:port`: the app's auth listener
+   * (`PushStreamAuthListenerModule`), which answers outside Express. Default: `appUpstream`.
+   */
+  authUpstream?: string;
   /** Public port (subscribers, app). Default: a free one. */
   port?: number;
   /** Internal publisher/stats port. Default: a free one. */
@@ -121,6 +126,7 @@ export class NginxTestServer {
       pubListen: `127.0.0.1:${pubPort}`,
       pubAllow: '127.0.0.1',
       app: options.appUpstream,
+      authApp: options.authUpstream,
       tls: options.tls,
       auth:
         options.ticketSecret === undefined

@@ -71,15 +71,17 @@ describe.each(SERVERS)('npx nestjs-push-stream nginx-config --server %s, as ngin
 
   const TICKET = ['--auth', 'ticket'];
   const SECURE_LINK = ['--auth', 'secure-link'];
+  // The auth subrequests to their own upstream (the app's auth listener).
+  const AUTH_APP = ['--auth-app', '127.0.0.1:3001', '--auth-app', '[::1]:3001'];
 
-  it.each([[[]], [TICKET], [SECURE_LINK]])('--check %j: the include variant and the stand-alone one pass nginx -t', async (auth) => {
+  it.each([[[]], [TICKET], [SECURE_LINK], [AUTH_APP]])('--check %j: the include variant and the stand-alone one pass nginx -t', async (auth) => {
     for (const variant of [[], ['--standalone']]) {
       const result = await cli([...auth, ...variant, '--listen', '127.0.0.1:8080', '--app', '127.0.0.1:3000', '--check']);
       expect({ variant, code: result.code, stderr: result.stderr }).toEqual({ variant, code: 0, stderr: 'nginx -t: the configuration is valid\n' });
     }
   });
 
-  it.each([[[]], [TICKET], [SECURE_LINK]])('%j: the printed include, saved to a file and included from nginx.conf with the load_module lines it names, passes nginx -t', async (auth) => {
+  it.each([[[]], [TICKET], [SECURE_LINK], [AUTH_APP]])('%j: the printed include, saved to a file and included from nginx.conf with the load_module lines it names, passes nginx -t', async (auth) => {
     const { code, stdout } = await cli([...auth, '--listen', '[::1]:8080', '--pub-listen', '127.0.0.1:8081', '--pub-allow', '10.0.0.0/8']);
     expect(code).toBe(0);
     const load = [...stdout.matchAll(/^#\s+(load_module \S+;)$/gm)].map((m) => m[1]);

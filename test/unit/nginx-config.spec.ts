@@ -84,10 +84,12 @@ describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template, render
     expect(location(server(conf, PUBLIC), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
   });
 
-  it('asks the app over kept-alive HTTP/1.1 connections of one upstream, with small buffers', () => {
+  it('asks the app over kept-alive HTTP/1.1 connections of its own upstream, with small buffers', () => {
     const body = location(conf, '= /_push_stream_auth');
     expect(conf).toMatch(/upstream push_stream_app \{\n  server 127\.0\.0\.1:3000;\n  keepalive \d+;\n  keepalive_timeout 4s;\n\}/);
-    expect(body).toContain('proxy_pass http://push_stream_app/push-stream/auth;');
+    // Without authApp the auth upstream holds the app's instances.
+    expect(conf).toMatch(/upstream push_stream_auth \{\n  server 127\.0\.0\.1:3000;\n  keepalive \d+;\n  keepalive_timeout 4s;\n\}/);
+    expect(body).toContain('proxy_pass http://push_stream_auth/push-stream/auth;');
     expect(body).toContain('proxy_http_version 1.1;');
     expect(body).toMatch(/proxy_buffer_size 1k;\s+proxy_buffers 2 1k;/);
     expect(location(server(conf, PUBLIC), '/')).toContain('proxy_pass http://push_stream_app;');
@@ -137,6 +139,63 @@ describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template, render
     expect(publicServer).not.toMatch(/nchan_publisher|push_stream_publisher|nchan_stub_status|push_stream_channels_statistics/);
     expect(location(internal, '= /pub')).toMatch(kind === 'nchan' ? /nchan_publisher;/ : /push_stream_publisher admin;/);
     expect(internal).toMatch(/allow 127\.0\.0\.1;\s+allow ::1;\s+allow 10\.0\.0\.0\/8;\s+deny all;/);
+  });
+});
+
+describe.each(['nchan', 'push-stream'] as const)('nginx/%s.conf.template with authApp (the auth listener)', (kind) => {
+  let session: string;
+  let listener: string;
+  beforeAll(async () => {
+    session = await renderServerConfig(valuesFor(kind, { app: '127.0.0.1:3000,10.0.0.2:3000' }));
+    listener = await renderServerConfig(valuesFor(kind, { app: '127.0.0.1:3000,10.0.0.2:3000', authApp: '127.0.0.1:3001,[::1]:3001' }));
+  });
+
+  it('sends the auth subrequests to the auth upstream, and everything else to the app', () => {
+    expect(listener).toContain('upstream push_stream_auth {\n  server 127.0.0.1:3001;\n  server [::1]:3001;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+    expect(listener).toContain('upstream push_stream_app {\n  server 127.0.0.1:3000;\n  server 10.0.0.2:3000;\n  keepalive 32;\n  keepalive_timeout 4s;\n}');
+    expect(location(listener, '= /_push_stream_auth')).toContain('proxy_pass http://push_stream_auth/push-stream/auth;');
+    expect(location(server(listener, PUBLIC), '/')).toContain('proxy_pass http://push_stream_app;');
+    // The public path stays closed: the listener answers nginx only.
+    expect(location(server(listener, PUBLIC), '~* ^/push-stream/auth(/|$)')).toContain('return 404;');
+  });
+
+  it('differs from the default only in the auth upstream\'s servers', () => {
+    const servers = /(upstream push_stream_auth \{\n)((?:  server \S+;\n)+)/;
+    expect(servers.exec(session)![2]).toBe('  server 127.0.0.1:3000;\n  server 10.0.0.2:3000;\n');
+    expect(listener.replace(servers, '$1')).toBe(session.replace(servers, '$1'));
+  });
+
+  it('comes from one placeholder in the template', async () => {
+    const raw = await read(`${kind}.conf.template`);
+    expect(raw.match(/\$\{AUTH_SERVERS\}/g)).toHaveLength(1);
+    expect(raw).toContain('upstream push_stream_auth {\n${AUTH_SERVERS}\n');
+  });
+
+  it.each([
+    ['127.0.0.1:3001; evil', /^authApp: "127\.0\.0\.1:3001; evil" is not host:port$/],
+    ['bad_host:3001', /^authApp: "bad_host" is not an IP address or host name$/],
+    ['127.0.0.1:3001,3002', /^authApp: "3002" is not host:port$/],
+    ['127.0.0.1:70000', /^authApp: "70000" is not a port/],
+    ['', /^authApp: "" is not host:port$/],
+  ])('refuses authApp %j as it refuses app', (authApp, message) => {
+    const refusal = (values: NginxConfigValues) => {
+      try {
+        validateNginxConfigValues(values);
+      } catch (err) {
+        return err;
+      }
+      throw new Error('accepted');
+    };
+    const bad = refusal(valuesFor(kind, { authApp }));
+    expect(bad).toBeInstanceOf(NginxConfigValueError);
+    expect((bad as NginxConfigValueError).field).toBe('authApp');
+    expect((bad as Error).message).toMatch(message);
+    // The same refusal app gets, but for the field's name.
+    expect((refusal(valuesFor(kind, { app: authApp })) as Error).message).toBe((bad as Error).message.replace(/^authApp/, 'app'));
+  });
+
+  it('accepts what app accepts', () => {
+    expect(() => validateNginxConfigValues(valuesFor(kind, { authApp: '127.0.0.1:3001,auth.internal:3001,[::1]:3001' }))).not.toThrow();
   });
 });
 
