@@ -12,6 +12,12 @@ import { resolveRequestUser } from './resolve-user.js';
 import { describeId, parseSubscriberChannelIds } from './subscriber-channels.js';
 import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
 
+/** A session read from its store by someone other than express-session (the auth listener's reader). */
+export interface ReadSession {
+  id: string;
+  data: Record<string, unknown>;
+}
+
 export type ChannelAuthDecision =
   | { allowed: true; channels: ParsedChannel[]; user: PushStreamUser | null; sessionId: string | null }
   /** `kind`: of the channel a rule refused; absent when the request was refused as malformed. */
@@ -47,9 +53,27 @@ export class ChannelAuthorizer {
    * URL writes it), with the request's session and user: what a signed ticket may cover.
    */
   async authorizeChannelPath(req: SubscriberAuthRequest, channelPath: unknown): Promise<ChannelAuthDecision> {
+    return this.decideAndObserve(req, channelPath);
+  }
+
+  /**
+   * nginx's auth subrequest without express-session: `readSession` loads the session, and is
+   * called only once the channels passed every structural check (no store read for a request
+   * refused anyway). The session it returns is the request's `session`/`sessionID` for the rules;
+   * a failing read is a 403.
+   */
+  async authorizeWithSession(req: SubscriberAuthRequest, readSession: () => Promise<ReadSession | null>): Promise<ChannelAuthDecision> {
+    return this.decideAndObserve(req, req.headers[CHANNELS_HEADER], readSession);
+  }
+
+  private async decideAndObserve(
+    req: SubscriberAuthRequest,
+    channelPath: unknown,
+    readSession?: () => Promise<ReadSession | null>,
+  ): Promise<ChannelAuthDecision> {
     let decision: ChannelAuthDecision;
     try {
-      decision = await this.decide(req, channelPath);
+      decision = await this.decide(req, channelPath, readSession);
     } catch (err) {
       this.logger.warn(`Refused ${this.uriOf(req)}: unexpected error: ${errorText(err)}`);
       decision = { allowed: false, status: 403, reason: 'unexpected error' };
@@ -61,7 +85,11 @@ export class ChannelAuthorizer {
     return decision;
   }
 
-  private async decide(req: SubscriberAuthRequest, channelPath: unknown): Promise<ChannelAuthDecision> {
+  private async decide(
+    req: SubscriberAuthRequest,
+    channelPath: unknown,
+    readSession?: () => Promise<ReadSession | null>,
+  ): Promise<ChannelAuthDecision> {
     const parsedIds = parseSubscriberChannelIds(channelPath, this.dialect, {
       maxChannelNameLength: this.options.maxChannelNameLength,
       wildcardPrefixes: this.options.auth.wildcardPrefixes,
@@ -81,6 +109,22 @@ export class ChannelAuthorizer {
       channels.push(channel);
     }
 
+    let sessionId: string | null;
+    if (readSession) {
+      let read: ReadSession | null;
+      try {
+        read = await readSession();
+      } catch (err) {
+        this.logger.warn(`Refused ${this.uriOf(req)}: reading the session failed: ${errorText(err)}`);
+        return { allowed: false, status: 403, reason: 'reading the session failed' };
+      }
+      req.session = read?.data;
+      req.sessionID = read?.id;
+      sessionId = read?.id ?? null;
+    } else {
+      sessionId = loadedSessionId(req);
+    }
+
     let user: PushStreamUser | null;
     try {
       user = await resolveRequestUser(req, this.options.auth);
@@ -88,8 +132,6 @@ export class ChannelAuthorizer {
       this.logger.warn(`Refused ${this.uriOf(req)}: resolving the user failed: ${errorText(err)}`);
       return { allowed: false, status: 403, reason: 'resolving the user failed' };
     }
-    const sessionId = loadedSessionId(req);
-
     for (const channel of channels) {
       const rule = this.registry.get(channel.kind)!;
       let allowed: unknown;

@@ -126,6 +126,7 @@ describe('npm pack', () => {
         'package.json',
         'dist/index.js',
         'dist/index.d.ts',
+        'dist/auth-listener/index.js',
         'dist/cli/main.js',
         'dist/http/axios-http-client.js',
         'dist/config/index.js',
@@ -173,8 +174,8 @@ describe('the installed package in a separate Node process', () => {
     )) as string[];
 
   it('exports exactly the reviewed public API (test/unit/public-api.expected.ts) from every entry point', async () => {
-    // The main, browser and testing entries load without the optional peers installed.
-    for (const entry of ['.', './browser', './testing']) {
+    // The main, auth listener, browser and testing entries load without the optional peers installed.
+    for (const entry of ['.', './auth-listener', './browser', './testing']) {
       expect({ entry, names: await namesOf(minimal, entry) }).toEqual({ entry, names: [...PUBLIC_API[entry]].sort() });
     }
     // Each optional peer (@nestjs/axios, @nestjs/config, prom-client, @nestjs/terminus) is needed by its own entry only.

@@ -38,6 +38,7 @@ export const PUBLIC_API: Readonly<Record<string, readonly string[]>> = {
     'PushStreamObserver',
     'PushStreamTickets',
   ],
+  './auth-listener': ['PushStreamAuthListenerModule', 'PushStreamAuthListener', 'PushStreamSessionReader', 'ExpressSessionReader'],
   './axios': ['AxiosHttpClient'],
   './browser': [
     'PushStreamClient',

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as authListenerEntry from '../../lib/auth-listener/index.js';
 import * as axiosEntry from '../../lib/http/axios-http-client.js';
 import * as browserEntry from '../../lib/browser/push-stream-client.js';
 import * as configEntry from '../../lib/config/index.js';
@@ -20,6 +21,7 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 /** Each entry point's source, imported above, by the file it is built from. */
 const SOURCES: Record<string, { file: string; module: object }> = {
   '.': { file: 'lib/index.ts', module: mainEntry },
+  './auth-listener': { file: 'lib/auth-listener/index.ts', module: authListenerEntry },
   './axios': { file: 'lib/http/axios-http-client.ts', module: axiosEntry },
   './browser': { file: 'lib/browser/push-stream-client.ts', module: browserEntry },
   './config': { file: 'lib/config/index.ts', module: configEntry },

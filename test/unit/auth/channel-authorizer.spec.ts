@@ -241,3 +241,54 @@ describe('ChannelAuthorizer', () => {
     });
   });
 });
+
+describe('ChannelAuthorizer.authorizeWithSession (the auth listener: the session comes from a reader)', () => {
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const headers = (channels: string) => ({ headers: { 'x-push-stream-channels': channels } as SubscriberAuthRequest['headers'] });
+
+  it('decides with the session the reader read: its own channel, its user’s, nobody else’s', async () => {
+    const { authorizer, channels } = setup();
+    const read = async () => ({ id: 'sid-9', data: { user: { id: 4 } } });
+    const own = `${channels.session('sid-9')}/my-app__user__4/my-app__authorized__`;
+    expect(await authorizer.authorizeWithSession(headers(own), read)).toMatchObject({ allowed: true, sessionId: 'sid-9', user: { id: 4 } });
+    expect(await authorizer.authorizeWithSession(headers(channels.session('sid-8')), read)).toMatchObject({ allowed: false, status: 403 });
+    expect(await authorizer.authorizeWithSession(headers('my-app__user__5'), read)).toMatchObject({ allowed: false, status: 403 });
+  });
+
+  it('gives the rules the read session as request.session and request.sessionID', async () => {
+    const seen: unknown[] = [];
+    const spy: ChannelRule = { kind: 'spy', canSubscribe: ({ request }) => (seen.push([request.session, request.sessionID]), true) };
+    const { authorizer } = setup({ rules: [spy] });
+    await authorizer.authorizeWithSession(headers('my-app__spy__1'), async () => ({ id: 's', data: { room: 3 } }));
+    expect(seen).toEqual([[{ room: 3 }, 's']]);
+  });
+
+  it('no session: 401 for a channel that needs one, __all__ still allowed', async () => {
+    const { authorizer, channels } = setup();
+    const none = async () => null;
+    expect(await authorizer.authorizeWithSession(headers('my-app__authorized__'), none)).toMatchObject({ allowed: false, status: 401 });
+    expect(await authorizer.authorizeWithSession(headers(channels.session('x')), none)).toMatchObject({ allowed: false, status: 401 });
+    expect(await authorizer.authorizeWithSession(headers('my-app__all__'), none)).toMatchObject({ allowed: true, sessionId: null });
+  });
+
+  it('a failing read is a 403, and a request refused on its channels never reads the session', async () => {
+    const { authorizer } = setup();
+    let reads = 0;
+    const failing = async () => {
+      reads++;
+      throw new Error('store down');
+    };
+    expect(await authorizer.authorizeWithSession(headers('my-app__all__'), failing)).toMatchObject({ allowed: false, status: 403, reason: 'reading the session failed' });
+    expect(reads).toBe(1);
+    for (const bad of ['', 'other__all__', 'my-app__nokind__x', '../my-app__all__']) {
+      expect(await authorizer.authorizeWithSession(headers(bad), failing)).toMatchObject({ allowed: false, status: 403 });
+    }
+    expect(await authorizer.authorizeWithSession({ headers: {} }, failing)).toMatchObject({ allowed: false, status: 403 });
+    expect(reads).toBe(1);
+  });
+});

@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { ChannelAuthorizer } from '../auth/channel-authorizer.js';
+import { DEFAULT_AUTH_ROUTE } from '../auth/auth.constants.js';
+import type { SubscriberAuthRequest } from '../auth/subscriber-auth-request.js';
+import { PushStreamConfigError } from '../errors/push-stream.exception.js';
+import type { PushStreamAuthListenerOptions } from './push-stream-auth-listener-options.interface.js';
+import { PUSH_STREAM_AUTH_LISTENER_OPTIONS } from './push-stream-auth-listener.module-definition.js';
+import { PushStreamSessionReader } from './push-stream-session-reader.js';
+
+/** Above nginx's upstream keepalive_timeout (4 s in the shipped configs): nginx closes an idle connection first, never Node under it. */
+const KEEP_ALIVE_MS = 5_000;
+/** How long shutdown waits for answers in flight before closing their connections. */
+const CLOSE_GRACE_MS = 5_000;
+const NO_STORE = { 'cache-control': 'no-store' } as const;
+const NO_STORE_EMPTY = { 'cache-control': 'no-store', 'content-length': '0' } as const;
+
+function checkOptions(options: PushStreamAuthListenerOptions): { port: number; host: string; path: string } {
+  if (options === null || typeof options !== 'object') throw new PushStreamConfigError('options', 'PushStreamAuthListenerModule needs { port, session }');
+  const { port, host = '127.0.0.1', path = `/${DEFAULT_AUTH_ROUTE}` } = options;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new PushStreamConfigError('port', `must be an integer 0-65535 (0: any free port), got ${JSON.stringify(port)}`);
+  }
+  if (typeof host !== 'string' || (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host))) {
+    throw new PushStreamConfigError('host', `must be an address or host name, got ${JSON.stringify(host)}`);
+  }
+  if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/.test(path)) {
+    throw new PushStreamConfigError('path', `must be a path such as "/push-stream/auth", got ${JSON.stringify(path)}`);
+  }
+  return { port, host, path };
+}
+
+/**
+ * A node:http listener that answers only nginx's auth subrequest, with the auth endpoint's
+ * decision (ChannelAuthorizer, the same rules) and the session from PushStreamSessionReader:
+ * 204 allowed, 401 no session where one is needed, 403 refused, 404 for any other path. Express,
+ * Nest's request pipeline and express-session cost several times the decision itself, and nginx
+ * asks before every subscription. Rules see `request.headers`, `request.session` (the store's
+ * data) and `request.sessionID`; there is no `req.user` (Passport): the user is read from the
+ * session (`auth.sessionUserKey`) or by `auth.resolveUser`.
+ */
+@Injectable()
+export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('PushStreamAuth');
+  private readonly settings: { port: number; host: string; path: string };
+  private server: Server | undefined;
+  private authorizer: ChannelAuthorizer | undefined;
+
+  constructor(
+    @Inject(PUSH_STREAM_AUTH_LISTENER_OPTIONS) options: PushStreamAuthListenerOptions,
+    private readonly reader: PushStreamSessionReader,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    this.settings = checkOptions(options);
+  }
+
+  /** Where it listens, once the application started; null before and after. */
+  address(): { host: string; port: number } | null {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    return address ? { host: address.address, port: address.port } : null;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      // Wherever PushStreamModule is: the listener decides with the application's own rules.
+      this.authorizer = this.moduleRef.get(ChannelAuthorizer, { strict: false });
+    } catch {
+      throw new PushStreamConfigError('PushStreamAuthListenerModule', 'needs PushStreamModule in the same application');
+    }
+    const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, this.onRequest);
+    const { port, host, path } = this.settings;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new PushStreamConfigError('port', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
+      );
+      server.listen(port, host, () => resolve());
+    });
+    server.on('error', (err) => this.logger.error(`auth listener: ${err.message}`));
+    this.server = server;
+    const bound = this.address()!;
+    this.logger.log(`auth listener on http://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}${path}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      // nginx's kept-alive connections would hold close() until their idle timeout.
+      server.closeIdleConnections();
+    });
+  }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    if ((query < 0 ? url : url.slice(0, query)) !== this.settings.path) {
+      res.writeHead(404, NO_STORE_EMPTY).end();
+      return;
+    }
+    this.decide(req).then(
+      (status) => res.writeHead(status, status === 204 ? NO_STORE : NO_STORE_EMPTY).end(),
+      () => res.writeHead(403, NO_STORE_EMPTY).end(),
+    );
+  };
+
+  private async decide(req: IncomingMessage): Promise<204 | 401 | 403> {
+    const request: SubscriberAuthRequest = { headers: req.headers };
+    const decision = await this.authorizer!.authorizeWithSession(request, () => this.reader.read(req.headers));
+    return decision.allowed ? 204 : decision.status;
+  }
+}

@@ -1,0 +1,101 @@
+// ExpressSessionReader against express-session's own pieces as the oracle: cookies signed by
+// cookie-signature (what express-session uses), parsed as the `cookie` package parses them, and
+// sessions stored in express-session's MemoryStore.
+import { serialize } from 'cookie';
+import { sign } from 'cookie-signature';
+import session from 'express-session';
+import { ExpressSessionReader, type SessionStoreLike } from '../../../lib/auth-listener/express-session-reader.js';
+import { PushStreamConfigError } from '../../../lib/errors/push-stream.exception.js';
+
+const SECRET = 'express-session-secret';
+
+function storeWith(sessions: Record<string, object>): session.MemoryStore {
+  const store = new session.MemoryStore();
+  for (const [id, data] of Object.entries(sessions)) {
+    store.set(id, { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) }, ...data } as unknown as session.SessionData);
+  }
+  return store;
+}
+
+/** The Cookie header a browser sends back for express-session's Set-Cookie. */
+function cookieFor(id: string, secret = SECRET, name = 'connect.sid'): string {
+  return serialize(name, `s:${sign(id, secret)}`);
+}
+
+describe('ExpressSessionReader', () => {
+  const store = storeWith({ 'sid-1': { user: { id: 7 } }, 'sid-2': {} });
+
+  it('reads the session a signed cookie names, with the store’s data', async () => {
+    const reader = new ExpressSessionReader({ store, secret: SECRET });
+    const read = await reader.read({ cookie: `a=1; ${cookieFor('sid-1')}; b=2` });
+    expect(read).toMatchObject({ id: 'sid-1', data: { user: { id: 7 } } });
+  });
+
+  it('takes the cookie percent-encoded, as express-session sets it, and also as a plain value', async () => {
+    const reader = new ExpressSessionReader({ store, secret: SECRET });
+    expect(cookieFor('sid-2')).toContain('s%3A');
+    expect(await reader.read({ cookie: cookieFor('sid-2') })).toMatchObject({ id: 'sid-2' });
+    expect(await reader.read({ cookie: `connect.sid=s:${sign('sid-2', SECRET)}` })).toMatchObject({ id: 'sid-2' });
+  });
+
+  it('accepts every secret of a rotation, and its own cookie name', async () => {
+    const reader = new ExpressSessionReader({ store, secret: ['new-secret', SECRET], name: 'app.sid' });
+    expect(await reader.read({ cookie: cookieFor('sid-1', SECRET, 'app.sid') })).toMatchObject({ id: 'sid-1' });
+    expect(await reader.read({ cookie: cookieFor('sid-1', 'new-secret', 'app.sid') })).toMatchObject({ id: 'sid-1' });
+    expect(await reader.read({ cookie: cookieFor('sid-1', SECRET) })).toBeNull();
+  });
+
+  it('reads the first cookie of the name, as the cookie package parses a header', async () => {
+    const { parse } = await import('cookie');
+    const header = `${cookieFor('sid-1')}; ${cookieFor('sid-2')}`;
+    expect(parse(header)['connect.sid']).toBe(`s:${sign('sid-1', SECRET)}`);
+    expect(await new ExpressSessionReader({ store, secret: SECRET }).read({ cookie: header })).toMatchObject({ id: 'sid-1' });
+  });
+
+  it.each([
+    ['no Cookie header', undefined],
+    ['no session cookie', 'other=s%3Asid-1'],
+    ['an unsigned id', 'connect.sid=sid-1'],
+    ['a "s:" id without a signature', 'connect.sid=s%3Asid-1'],
+    ['a signature under another secret', cookieFor('sid-1', 'another-secret')],
+    ['a signature of another id', `connect.sid=s%3Asid-1.${sign('sid-2', SECRET).split('.')[1]}`],
+    ['a signature cut short', cookieFor('sid-1').slice(0, -3)],
+    ['a signature with a character appended', `${cookieFor('sid-1')}x`],
+    ['a validly signed id the store does not hold', cookieFor('sid-unknown')],
+    ['a malformed percent-encoding', 'connect.sid=s%3Asid-1%zz'],
+  ])('answers null for %s', async (_what, cookie) => {
+    const reader = new ExpressSessionReader({ store, secret: SECRET });
+    expect(await reader.read(cookie === undefined ? {} : { cookie })).toBeNull();
+  });
+
+  it('answers null for a session whose cookie expired, even from a store that still holds it', async () => {
+    const stale: SessionStoreLike = { get: (_sid, cb) => cb(null, { cookie: { expires: new Date(Date.now() - 1000).toISOString() }, user: { id: 1 } }) };
+    const fresh: SessionStoreLike = { get: (_sid, cb) => cb(null, { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } }) };
+    expect(await new ExpressSessionReader({ store: stale, secret: SECRET }).read({ cookie: cookieFor('x') })).toBeNull();
+    expect(await new ExpressSessionReader({ store: fresh, secret: SECRET }).read({ cookie: cookieFor('x') })).toMatchObject({ id: 'x' });
+  });
+
+  it('rejects with the store’s error, and never asks the store about a cookie it refused', async () => {
+    const asked: string[] = [];
+    const failing: SessionStoreLike = {
+      get: (sid, cb) => {
+        asked.push(sid);
+        cb(new Error('redis down'));
+      },
+    };
+    const reader = new ExpressSessionReader({ store: failing, secret: SECRET });
+    await expect(reader.read({ cookie: cookieFor('sid-1') })).rejects.toThrow('redis down');
+    expect(await reader.read({ cookie: cookieFor('sid-1', 'another-secret') })).toBeNull();
+    expect(asked).toEqual(['sid-1']);
+  });
+
+  it.each([
+    ['no store', { secret: SECRET }, 'session.store'],
+    ['an empty secret', { store, secret: '' }, 'session.secret'],
+    ['no secrets', { store, secret: [] }, 'session.secret'],
+    ['a cookie name with a space', { store, secret: SECRET, name: 'a b' }, 'session.name'],
+  ])('refuses %s with PushStreamConfigError naming the field', (_what, options, field) => {
+    expect(() => new ExpressSessionReader(options as never)).toThrow(PushStreamConfigError);
+    expect(() => new ExpressSessionReader(options as never)).toThrow(field);
+  });
+});
