@@ -3,6 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { PushStreamConfigError } from '../errors/push-stream.exception.js';
 import { PushStreamSessionReader, type ReadSession } from './push-stream-session-reader.js';
 
+/** Its options are the auth listener's `session`. */
+const MODULE = 'PushStreamAuthListenerModule';
+
 /** What the reader needs of an express-session store (MemoryStore, connect-redis, ...). */
 export interface SessionStoreLike {
   get(sid: string, callback: (err: unknown, session?: object | null) => void): unknown;
@@ -63,15 +66,15 @@ export class ExpressSessionReader extends PushStreamSessionReader {
   constructor(options: ExpressSessionReaderOptions) {
     super();
     if (options === null || typeof options !== 'object' || typeof options.store?.get !== 'function') {
-      throw new PushStreamConfigError('session.store', "must be express-session's store (an object with get(sid, callback))");
+      throw new PushStreamConfigError('session.store', "must be express-session's store (an object with get(sid, callback))", MODULE);
     }
     const secrets = Array.isArray(options.secret) ? options.secret : [options.secret];
     if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s === '')) {
-      throw new PushStreamConfigError('session.secret', "must be express-session's secret: a non-empty string or array of them");
+      throw new PushStreamConfigError('session.secret', "must be express-session's secret: a non-empty string or array of them", MODULE);
     }
     const name = options.name ?? 'connect.sid';
     if (typeof name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new PushStreamConfigError('session.name', `must be a cookie name, got ${JSON.stringify(name)}`);
+      throw new PushStreamConfigError('session.name', `must be a cookie name, got ${JSON.stringify(name)}`, MODULE);
     }
     this.store = options.store;
     this.name = name;

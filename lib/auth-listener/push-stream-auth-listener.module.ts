@@ -22,7 +22,7 @@ import { PushStreamSessionReader } from './push-stream-session-reader.js';
       useFactory: ({ session }: PushStreamAuthListenerOptions): PushStreamSessionReader => {
         if (session instanceof PushStreamSessionReader) return session;
         if (session === null || typeof session !== 'object') {
-          throw new PushStreamConfigError('session', "must be express-session's { store, secret, name } or a PushStreamSessionReader");
+          throw new PushStreamConfigError('session', "must be express-session's { store, secret, name } or a PushStreamSessionReader", 'PushStreamAuthListenerModule');
         }
         return new ExpressSessionReader(session);
       },

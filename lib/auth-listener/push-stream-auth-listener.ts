@@ -11,7 +11,7 @@ import { ModuleRef } from '@nestjs/core';
 import { ChannelAuthorizer } from '../auth/channel-authorizer.js';
 import { DEFAULT_AUTH_ROUTE } from '../auth/auth.constants.js';
 import type { SubscriberAuthRequest } from '../auth/subscriber-auth-request.js';
-import { PushStreamConfigError } from '../errors/push-stream.exception.js';
+import { PushStreamConfigError, PushStreamError } from '../errors/push-stream.exception.js';
 import type { PushStreamAuthListenerOptions } from './push-stream-auth-listener-options.interface.js';
 import { PUSH_STREAM_AUTH_LISTENER_OPTIONS } from './push-stream-auth-listener.module-definition.js';
 import { PushStreamSessionReader } from './push-stream-session-reader.js';
@@ -22,18 +22,19 @@ const KEEP_ALIVE_MS = 5_000;
 const CLOSE_GRACE_MS = 5_000;
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 const NO_STORE_EMPTY = { 'cache-control': 'no-store', 'content-length': '0' } as const;
+const MODULE = 'PushStreamAuthListenerModule';
 
 function checkOptions(options: PushStreamAuthListenerOptions): { port: number; host: string; path: string } {
-  if (options === null || typeof options !== 'object') throw new PushStreamConfigError('options', 'PushStreamAuthListenerModule needs { port, session }');
+  if (options === null || typeof options !== 'object') throw new PushStreamConfigError('options', 'needs { port, session }', MODULE);
   const { port, host = '127.0.0.1', path = `/${DEFAULT_AUTH_ROUTE}` } = options;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new PushStreamConfigError('port', `must be an integer 0-65535 (0: any free port), got ${JSON.stringify(port)}`);
+    throw new PushStreamConfigError('port', `must be an integer 0-65535 (0: any free port), got ${JSON.stringify(port)}`, MODULE);
   }
   if (typeof host !== 'string' || (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host))) {
-    throw new PushStreamConfigError('host', `must be an address or host name, got ${JSON.stringify(host)}`);
+    throw new PushStreamConfigError('host', `must be an address or host name, got ${JSON.stringify(host)}`, MODULE);
   }
   if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/.test(path)) {
-    throw new PushStreamConfigError('path', `must be a path such as "/push-stream/auth", got ${JSON.stringify(path)}`);
+    throw new PushStreamConfigError('path', `must be a path such as "/push-stream/auth", got ${JSON.stringify(path)}`, MODULE);
   }
   return { port, host, path };
 }
@@ -73,15 +74,18 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
       // Wherever PushStreamModule is: the listener decides with the application's own rules.
       this.authorizer = this.moduleRef.get(ChannelAuthorizer, { strict: false });
     } catch {
-      throw new PushStreamConfigError('PushStreamAuthListenerModule', 'needs PushStreamModule in the same application');
+      throw new PushStreamError(`${MODULE} needs PushStreamModule in the same application: its rules decide`);
     }
     const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, this.onRequest);
     const { port, host, path } = this.settings;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new PushStreamConfigError('port', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`)),
-      );
-      server.listen(port, host, () => resolve());
+      const failed = (err: NodeJS.ErrnoException) =>
+        reject(new PushStreamError(`PushStreamAuthListener cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+      server.once('error', failed);
+      server.listen(port, host, () => {
+        server.off('error', failed);
+        resolve();
+      });
     });
     server.on('error', (err) => this.logger.error(`auth listener: ${err.message}`));
     this.server = server;

@@ -51,8 +51,9 @@ export class PushStreamError extends Error {
 
 /** Bad module options; thrown at start-up, naming the field. */
 export class PushStreamConfigError extends PushStreamError {
-  constructor(readonly field: string, problem: string) {
-    super(`Invalid PushStreamModule option "${field}": ${problem}`);
+  /** `moduleName`: whose option it is (PushStreamAuthListenerModule's, PushStreamMetricsModule's, ...). */
+  constructor(readonly field: string, problem: string, moduleName = 'PushStreamModule') {
+    super(`Invalid ${moduleName} option "${field}": ${problem}`);
   }
 }
 

@@ -262,7 +262,7 @@ describe('ChannelAuthorizer.authorizeWithSession (the auth listener: the session
 
   it('gives the rules the read session as request.session and request.sessionID', async () => {
     const seen: unknown[] = [];
-    const spy: ChannelRule = { kind: 'spy', canSubscribe: ({ request }) => (seen.push([request.session, request.sessionID]), true) };
+    const spy: ChannelRule<SubscriberAuthRequest> = { kind: 'spy', canSubscribe: ({ request }) => (seen.push([request.session, request.sessionID]), true) };
     const { authorizer } = setup({ rules: [spy] });
     await authorizer.authorizeWithSession(headers('my-app__spy__1'), async () => ({ id: 's', data: { room: 3 } }));
     expect(seen).toEqual([[{ room: 3 }, 's']]);
