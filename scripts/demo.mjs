@@ -6,6 +6,8 @@
 //   2. builds the package and the sample app;
 //   3. starts nginx from the package's nginx/ templates on DEMO_PORT (default 9080, public) and
 //      DEMO_PUB_PORT (default 9081, publisher, loopback only), in front of the app on a free port;
+//      nginx's auth subrequests go to the app's auth listener (AUTH_PORT, another free port;
+//      DEMO_AUTH_LISTENER=0: to the app's Express endpoint instead);
 //   4. prints the chat URL and the seed's curl / WebSocket / CLI commands;
 //   5. stops nginx and the app on Ctrl-C (SIGINT), SIGTERM or SIGHUP.
 //
@@ -61,6 +63,11 @@ if (!existsSync(join(ROOT, 'node_modules', '@nestjs', 'core', 'package.json')) |
   log('Installing npm packages…');
   run('npm', existsSync(join(ROOT, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
+
+if (!['', '0', '1'].includes(env.DEMO_AUTH_LISTENER ?? '')) {
+  fail(`DEMO_AUTH_LISTENER must be 1 (the default: the auth listener answers nginx's auth subrequests) or 0 (the app's endpoint), got ${JSON.stringify(env.DEMO_AUTH_LISTENER)}`);
+}
+const useAuthListener = env.DEMO_AUTH_LISTENER !== '0';
 
 const forced = env.DEMO_SERVER || undefined;
 if (forced !== undefined && forced !== 'nchan' && forced !== 'push-stream') fail(`DEMO_SERVER must be "nchan" or "push-stream", got ${JSON.stringify(forced)}`);
@@ -122,6 +129,13 @@ const { NginxTestServer, findFreePort } = await import('nestjs-push-stream/testi
 
 const secret = env.NGINX_PUSH_STREAM_SECRET || `demo-only-${randomBytes(16).toString('hex')}`;
 const appPort = env.DEMO_APP_PORT ? intEnv('DEMO_APP_PORT', 0) : await findFreePort();
+// The app's auth listener (nestjs-push-stream/auth-listener): nginx asks it before every
+// subscription, outside Express. The app starts it on AUTH_PORT.
+let authPort;
+if (useAuthListener) {
+  do authPort = await findFreePort();
+  while ([appPort, port, pubPort].includes(authPort));
+}
 
 let nginx;
 let app;
@@ -151,6 +165,7 @@ try {
   nginx = await NginxTestServer.start({
     server,
     appUpstream: `127.0.0.1:${appPort}`,
+    authUpstream: authPort === undefined ? undefined : `127.0.0.1:${authPort}`,
     port,
     pubPort,
     binary: nginxBinary,
@@ -167,6 +182,8 @@ app = spawn(process.execPath, [join(ROOT, 'sample-app', 'dist', 'main.js')], {
     ...env,
     HOST: '127.0.0.1',
     PORT: String(appPort),
+    // Empty: no listener, whatever the caller's environment says.
+    AUTH_PORT: authPort === undefined ? '' : String(authPort),
     NGINX_PUSH_STREAM_SERVER: server,
     NGINX_PUSH_STREAM_PUB_URL: nginx.publisherUrl,
     NGINX_PUSH_STREAM_SECRET: secret,
@@ -202,6 +219,7 @@ log(`
  nestjs-push-stream demo is running: nginx with ${serverName} in front of the sample app
 
  Chat:  http://127.0.0.1:${port}/   <- open it in two windows and type in one
+ Subscriptions: nginx asks ${authPort === undefined ? `the app (127.0.0.1:${appPort}/push-stream/auth)` : `the app's auth listener (127.0.0.1:${authPort}, AUTH_PORT)`} before each one
 
  Listen like the seed did (anonymous visitors may read my-app__all__):
    curl -s -v --no-buffer 'http://localhost:${port}/sub/my-app__all__'

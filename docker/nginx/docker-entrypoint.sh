@@ -2,7 +2,8 @@
 # Writes the server configuration with the package's generator, as the deployment guide does
 # (docs/deployment.md), then runs nginx. Values come from the environment (docker-compose.yml);
 # the generator also reads NGINX_AUTH=ticket|secure-link and NGINX_PUSH_STREAM_SECRET itself (signed tickets),
-# and NCHAN_REDIS_URL (several Nchan nodes sharing one Redis).
+# and NCHAN_REDIS_URL (several Nchan nodes sharing one Redis). AUTH_UPSTREAM, when set, is where
+# the auth subrequests go (the app's auth listener, its AUTH_PORT); unset, the app answers them.
 set -eu
 
 : "${NGINX_PUSH_STREAM_SERVER:=push-stream}"
@@ -23,7 +24,7 @@ fi
 CONF="$NGINX_CONF_D/push-stream.conf"
 node "$PUSH_STREAM_PACKAGE/dist/cli/main.js" nginx-config --server "$NGINX_PUSH_STREAM_SERVER" \
   --listen "$NGINX_LISTEN" --public-publisher --pub-listen "$NGINX_PUB_LISTEN" --pub-allow "$NGINX_PUB_ALLOW" \
-  --app "$APP_UPSTREAM" > "$CONF"
+  --app "$APP_UPSTREAM" ${AUTH_UPSTREAM:+--auth-app "$AUTH_UPSTREAM"} > "$CONF"
 # In ticket mode it holds the ticket key; with a Redis password, that password.
 chmod 600 "$CONF"
 # The main-context lines its header names: the modules to load and the worker count.
@@ -34,6 +35,6 @@ fi
 mkdir -p "$NGINX_MAIN_D"
 sed -n -e 's/^#   \(load_module [^ ]*;\)$/\1/p' \
   -e 's/^# Workers, in the main context: \(worker_processes [^;]*;\).*$/\1/p' "$CONF" > "$NGINX_MAIN_D/push-stream.conf"
-echo "wrote $CONF and $NGINX_MAIN_D/push-stream.conf ($NGINX_PUSH_STREAM_SERVER, listen $NGINX_LISTEN, publisher $NGINX_PUB_LISTEN allowing $NGINX_PUB_ALLOW, app $APP_UPSTREAM${NCHAN_REDIS_URL:+, channels shared through NCHAN_REDIS_URL})"
+echo "wrote $CONF and $NGINX_MAIN_D/push-stream.conf ($NGINX_PUSH_STREAM_SERVER, listen $NGINX_LISTEN, publisher $NGINX_PUB_LISTEN allowing $NGINX_PUB_ALLOW, app $APP_UPSTREAM, auth ${AUTH_UPSTREAM:-$APP_UPSTREAM}${NCHAN_REDIS_URL:+, channels shared through NCHAN_REDIS_URL})"
 
 exec "$@"

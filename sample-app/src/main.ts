@@ -11,7 +11,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { redactUrl } from 'nestjs-push-stream';
 import { AppModule } from './app.module.js';
 import type { SampleConfig } from './sample.config.js';
-import { createSessionMiddleware } from './sessions/session.middleware.js';
+import { SessionStore } from './sessions/session-store.js';
 
 /** sample-app/public, next to src/ and dist/. */
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
@@ -74,8 +74,8 @@ async function bootstrap(): Promise<void> {
     next();
   });
 
-  const sessions = await createSessionMiddleware(config);
-  app.use(sessions.middleware);
+  // The store SessionStoreModule opened (and closes on shutdown), shared with the auth listener.
+  app.use(app.get(SessionStore).middleware());
   if (config.sessionSecretIsRandom) logger.warn('SESSION_SECRET is not set: using a random one, sessions end when the app stops');
   logger.log(config.redisUrl ? `sessions in Redis at ${redactUrl(config.redisUrl)}` : 'sessions in memory (set REDIS_URL for Redis)');
 
@@ -90,7 +90,6 @@ async function bootstrap(): Promise<void> {
   app.useStaticAssets(PUBLIC_DIR);
 
   app.enableShutdownHooks();
-  app.getHttpServer().on('close', () => void sessions.close());
   await app.listen(config.port, config.host);
   logger.log(`listening on http://${config.host}:${config.port} (open it through nginx, not directly)`);
   if (config.internalPort !== undefined) {

@@ -12,6 +12,12 @@ export interface SampleConfig {
   port: number;
   /** Loopback port of the internal listener (health, metrics), from INTERNAL_PORT; none when unset. */
   internalPort?: number;
+  /**
+   * Port of the auth listener (nestjs-push-stream/auth-listener), on HOST, from AUTH_PORT: nginx's
+   * auth subrequests are answered there, outside Express, when nginx is told so
+   * (`--auth-app host:AUTH_PORT`). Unset: the app's own endpoint, /push-stream/auth, answers them.
+   */
+  authPort?: number;
   /** Users who may log in, from DEMO_USERS=alice,bob,carol. */
   users: DemoUser[];
   /**
@@ -60,10 +66,17 @@ export const sampleConfig = registerAs('sample', (): SampleConfig => {
   if (secret !== undefined && secret === process.env.NGINX_PUSH_STREAM_SECRET) {
     throw new Error('SESSION_SECRET must differ from NGINX_PUSH_STREAM_SECRET: give each its own random value');
   }
+  const port = intEnv('PORT', 3000, 0, 65535);
+  const internalPort = process.env.INTERNAL_PORT ? intEnv('INTERNAL_PORT', 0, 1, 65535) : undefined;
+  const authPort = process.env.AUTH_PORT ? intEnv('AUTH_PORT', 0, 1, 65535) : undefined;
+  if (authPort !== undefined && (authPort === port || authPort === internalPort)) {
+    throw new Error('AUTH_PORT must differ from PORT and INTERNAL_PORT: the auth listener is a server of its own');
+  }
   return {
     host: process.env.HOST || '127.0.0.1',
-    port: intEnv('PORT', 3000, 0, 65535),
-    internalPort: process.env.INTERNAL_PORT ? intEnv('INTERNAL_PORT', 0, 1, 65535) : undefined,
+    port,
+    internalPort,
+    authPort,
     users: parseDemoUsers(process.env.DEMO_USERS ?? 'alice,bob,carol'),
     sessionSecret: secret ?? randomBytes(32).toString('hex'),
     sessionSecretIsRandom: secret === undefined,

@@ -135,6 +135,11 @@ describe('npm run demo (scripts/demo.mjs)', () => {
       expect(cliLine!.endsWith(`-q __all__ -d '{"message": ["Foobar"]}'`)).toBe(true);
       const workDir = /nginx: (\S+)\/nginx\.conf/.exec(out)?.[1];
       expect(workDir).toBeDefined();
+      // nginx's auth subrequests go to the app's auth listener (AUTH_PORT), which the app started.
+      const authPort = Number(/Subscriptions: nginx asks the app's auth listener \(127\.0\.0\.1:(\d+), AUTH_PORT\)/.exec(out)?.[1]);
+      expect(authPort).toBeGreaterThan(0);
+      expect(out).toContain(`auth listener on http://127.0.0.1:${authPort}/push-stream/auth`);
+      expect(readFileSync(join(workDir!, 'server.conf'), 'utf8')).toMatch(new RegExp(`upstream push_stream_auth \\{\\s*server 127\\.0\\.0\\.1:${authPort};\\s`));
 
       // The chat page and the browser client it loads.
       const page = await fetch(`http://127.0.0.1:${port}/`);
@@ -201,6 +206,7 @@ describe('npm run demo (scripts/demo.mjs)', () => {
       expect(existsSync(workDir!)).toBe(false);
       expect(await isListening(port)).toBe(false);
       expect(await isListening(pubPort)).toBe(false);
+      expect(await isListening(authPort)).toBe(false);
       let curlTimer: NodeJS.Timeout | undefined;
       const curlExit = await Promise.race([curl.exited, new Promise((r) => (curlTimer = setTimeout(() => r('still running'), 5000)))]);
       clearTimeout(curlTimer);
@@ -233,6 +239,14 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     const exit = await demo.exited;
     expect(exit.code).toBe(1);
     expect(demo.stderr).toContain('NGINX_PUSH_STREAM_MODULE=/nonexistent/ngx_http_push_stream_module.so: no such file');
+    expect(demo.stdout).not.toContain('tsc');
+  }, 60_000);
+
+  it('refuses a DEMO_AUTH_LISTENER other than 0 or 1', async () => {
+    demo = startDemo(demoEnv({ DEMO_AUTH_LISTENER: 'yes' }));
+    const exit = await demo.exited;
+    expect(exit.code).toBe(1);
+    expect(demo.stderr).toContain('DEMO_AUTH_LISTENER must be 1');
     expect(demo.stdout).not.toContain('tsc');
   }, 60_000);
 

@@ -1,6 +1,9 @@
 // The sample chat (sample-app/, built with tsc and run as a child process) behind a real nginx,
 // driven by Debian's chromium through playwright-core: two browser contexts are two visitors.
-// Runs on every server of SERVERS: Nchan and the Push Stream Module.
+// Runs on every server of SERVERS: Nchan and the Push Stream Module. The app runs with AUTH_PORT
+// and nginx sends its auth subrequests there (authUpstream): the package's auth listener decides
+// every subscription of these suites, reading the sample's MemoryStore. The Redis suite below
+// starts the app without AUTH_PORT (its Express endpoint), then restarts it with the listener.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -179,6 +182,8 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   let appPort: number;
   /** The app's loopback-only internal listener (health, metrics). */
   let internalPort: number;
+  /** The app's auth listener (AUTH_PORT), where nginx sends its auth subrequests. */
+  let authPort: number;
   /** The package's publisher in the test itself, on the app's nginx: publishes past the app's rate limits. */
   let publisherModule: TestingModule;
   let push: PushStreamService;
@@ -249,11 +254,13 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   beforeAll(async () => {
     appPort = await findFreePort();
     internalPort = await findFreePort();
-    nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}` });
+    authPort = await findFreePort();
+    nginx = await NginxTestServer.start({ server, appUpstream: `127.0.0.1:${appPort}`, authUpstream: `127.0.0.1:${authPort}` });
     app = SampleApp.start({
       HOST: '127.0.0.1',
       PORT: String(appPort),
       INTERNAL_PORT: String(internalPort),
+      AUTH_PORT: String(authPort),
       NGINX_PUSH_STREAM_SERVER: server,
       NGINX_PUSH_STREAM_PUB_URL: nginx.publisherUrl,
       NGINX_PUSH_STREAM_SECRET: SECRET,
@@ -295,6 +302,20 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
   let a: { context: BrowserContext; page: Page };
   let b: { context: BrowserContext; page: Page };
   let d: { context: BrowserContext; page: Page };
+
+  it("nginx asks the app's auth listener (AUTH_PORT) before each subscription, not the app's Express endpoint", async () => {
+    expect(app.output).toContain(`auth listener on http://127.0.0.1:${authPort}/push-stream/auth`);
+    // The rendered config: auth subrequests go to the listener only, the rest to the app.
+    const serverConf = /include (\S+);/.exec(readFileSync(nginx.configFile, 'utf8'))![1];
+    const upstream = (name: string) => new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(readFileSync(serverConf, 'utf8'))?.[1].match(/server \S+;/g);
+    expect(upstream('push_stream_auth')).toEqual([`server 127.0.0.1:${authPort};`]);
+    expect(upstream('push_stream_app')).toEqual([`server 127.0.0.1:${appPort};`]);
+    // The listener answers nginx's subrequest (as nginx sends it) and nothing else.
+    const ask = (path: string, channels: string) => fetch(`http://127.0.0.1:${authPort}${path}`, { headers: { 'x-push-stream-channels': channels } });
+    expect((await ask('/push-stream/auth', 'my-app__all__')).status).toBe(204);
+    expect((await ask('/push-stream/auth', 'my-app__room__nestjs')).status).toBe(401);
+    expect((await ask('/api/page', 'my-app__all__')).status).toBe(404);
+  });
 
   it('a line typed in one window appears in the other; reading stores no session, the first line starts one', async () => {
     a = await visitor();
@@ -742,7 +763,9 @@ describe.each(SERVERS)('sample chat in chromium, on %s', (server) => {
 
 
 // docker-compose.yml keeps sessions in Redis (connect-redis): the same app, run with REDIS_URL.
-// No nginx here: every publish fails (quickly), which is what the secrets checks need.
+// No nginx here: every publish fails (quickly), which is what the secrets checks need. The first
+// app has no AUTH_PORT (nginx would ask its Express endpoint); the restarted one has the auth
+// listener, reading the same Redis store through the same client as express-session.
 describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
   const REDIS_PASSWORD = 'redis-e2e-password-42';
   const PUB_PASSWORD = 'pub-e2e-password-43';
@@ -802,6 +825,18 @@ describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
     });
   }
 
+  /**
+   * The status of nginx's auth subrequest for `channels` (as the shipped configs send it: the
+   * Cookie and the channels), asked of `origin`: the app's endpoint or the auth listener.
+   */
+  async function authorize(origin: string, channels: string[], cookie?: string): Promise<number> {
+    const headers: Record<string, string> = { 'x-push-stream-channels': channels.join('/') };
+    if (cookie) headers.cookie = cookie;
+    const res = await fetch(`${origin}/push-stream/auth`, { headers });
+    expect(res.headers.getSetCookie()).toEqual([]); // never a session, nor a cookie, from an auth answer
+    return res.status;
+  }
+
   /** A reader's bootstrap: its CSRF cookie and the page's token. */
   async function read(cookie?: string): Promise<{ res: Response; boot: Boot; csrf: string }> {
     const res = await fetch(`${base}/api/page`, cookie ? { headers: { cookie } } : {});
@@ -846,6 +881,10 @@ describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
     expect(aliceSid).not.toBe(sid);
     expect(await keys()).toHaveLength(1);
     const alice = await read(`${csrf}; ${aliceSid}`);
+    // Without AUTH_PORT the app's own endpoint (behind express-session) decides subscriptions.
+    expect(first.output).not.toContain('auth listener on');
+    expect(await authorize(base, alice.boot.subscribe, `${csrf}; ${aliceSid}`)).toBe(204);
+    expect(await authorize(base, ['my-app__user__alice'])).toBe(401);
     const logout = await post('/api/logout', `${csrf}; ${aliceSid}`, alice.boot.csrfToken);
     expect(logout.status).toBe(200);
     expect(setCookie(logout, 'sample.sid')).toBe('sample.sid='); // cleared
@@ -870,7 +909,9 @@ describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
     expect(loggedIn).not.toBe(cookie);
     await first.stop();
 
-    const second = SampleApp.start(env);
+    // Restarted with the auth listener: it reads the sessions the first app stored.
+    const authPort = await findFreePort();
+    const second = SampleApp.start({ ...env, AUTH_PORT: String(authPort) });
     try {
       await started(second);
       const again = (await read(`${csrf}; ${loggedIn}`)).boot;
@@ -879,6 +920,25 @@ describe('sample app with REDIS_URL (sessions in Redis, as in Docker)', () => {
       // The session from before the login is gone (regenerated), not logged in.
       const old = (await read(`${csrf}; ${cookie}`)).boot;
       expect({ user: old.user, session: old.session }).toEqual({ user: null, session: false });
+
+      // The listener and the app's endpoint decide alike, from the same store, and no session is
+      // added or removed (the listener writes nothing; express-session, saveUninitialized: false).
+      expect(second.output).toContain(`auth listener on http://127.0.0.1:${authPort}/push-stream/auth`);
+      const listener = `http://127.0.0.1:${authPort}`;
+      const stored = await keys();
+      const forged = `${loggedIn.slice(0, -1)}${loggedIn.endsWith('A') ? 'B' : 'A'}`; // another signature
+      const cases: Array<[string[], string | undefined, number]> = [
+        [again.subscribe, `${csrf}; ${loggedIn}`, 204], // bob's session, user and authorized channels
+        [['my-app__user__bob'], `${csrf}; ${cookie}`, 401], // the session the log-in replaced
+        [['my-app__user__bob'], `${csrf}; ${forged}`, 401],
+        [['my-app__user__alice'], `${csrf}; ${loggedIn}`, 403], // someone else's
+        [['my-app__all__'], undefined, 204],
+      ];
+      for (const [channels, cookieHeader, status] of cases) {
+        const answers = { listener: await authorize(listener, channels, cookieHeader), app: await authorize(base, channels, cookieHeader) };
+        expect({ channels, answers }).toEqual({ channels, answers: { listener: status, app: status } });
+      }
+      expect(await keys()).toEqual(stored);
     } finally {
       await second.stop();
     }

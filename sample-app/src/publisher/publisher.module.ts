@@ -9,6 +9,7 @@ import { PublisherService } from './publisher.service.js';
  * PublisherModule can publish (PublisherService) and name channels (PushStreamChannels); one that
  * does not, cannot. The module also registers the auth endpoint nginx calls before each
  * subscription (`/push-stream/auth`); it finds the rules of every module (rooms/room-channel.rule.ts).
+ * With AUTH_PORT, the auth listener (sessions/auth-listener.ts) decides with the same rules instead.
  */
 @Module({
   imports: [PushStreamModule.forRootAsync(pushStreamConfig.asProvider())],

@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { loadedSessionId } from 'nestjs-push-stream';
 import type { DemoUser } from '../sample.config.js';
 import { clientAddress, NEW_SESSIONS } from '../throttling.js';
-import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS } from './session.middleware.js';
+import { SESSION_COOKIE, SESSION_COOKIE_OPTIONS } from './session-store.js';
 
 /** A random guest name, never derived from the session id or its channel token. */
 function newGuestName(): string {
