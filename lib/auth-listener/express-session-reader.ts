@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { BoundedMemo } from '../channels/bounded-memo.js';
 import { PushStreamConfigError } from '../errors/push-stream.exception.js';
 import { PushStreamSessionReader, type ReadSession } from './push-stream-session-reader.js';
 
@@ -62,6 +63,8 @@ export class ExpressSessionReader extends PushStreamSessionReader {
   private readonly name: string;
   // Prepared once: the key of every cookie check.
   private readonly keys: KeyObject[];
+  /** Signed cookie value → the id it carries, or null: a subscriber reconnects with the same cookie. */
+  private readonly verified = new BoundedMemo<string | null>((signed) => this.verify(signed));
 
   constructor(options: ExpressSessionReaderOptions) {
     super();
@@ -96,7 +99,11 @@ export class ExpressSessionReader extends PushStreamSessionReader {
   private sessionId(header: string | undefined): string | null {
     const raw = cookieValue(header, this.name);
     if (raw === undefined || !raw.startsWith('s:')) return null;
-    const signed = raw.slice(2);
+    return this.verified.get(raw.slice(2));
+  }
+
+  /** `<id>.<signature>` → the id, when the signature is cookie-signature's under one of the secrets. */
+  private verify(signed: string): string | null {
     const dot = signed.lastIndexOf('.');
     if (dot <= 0) return null;
     const id = signed.slice(0, dot);

@@ -1,4 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { BoundedMemo } from './bounded-memo.js';
 import { InvalidChannelNameError } from '../errors/push-stream.exception.js';
 import type { ParsedChannel } from '../auth/channel-rule.interface.js';
 import type { ResolvedPushStreamOptions } from '../options/push-stream-options.interface.js';
@@ -26,11 +27,15 @@ export class PushStreamChannels {
   /** Derived from `secret`, never the secret itself (see SESSION_TOKEN_KEY_LABEL). */
   private readonly sessionKey: Buffer;
   private readonly maxLength: number;
+  private readonly tokens: BoundedMemo<string>;
 
   constructor(options: Pick<ResolvedPushStreamOptions, 'prefix' | 'secret' | 'maxChannelNameLength'>) {
     this.prefix = options.prefix;
     this.sessionKey = createHmac('sha256', options.secret).update(SESSION_TOKEN_KEY_LABEL, 'utf8').digest();
     this.maxLength = options.maxChannelNameLength;
+    this.tokens = new BoundedMemo((sessionId) =>
+      createHmac('sha256', this.sessionKey).update(sessionId, 'utf8').digest('hex').slice(0, SESSION_TOKEN_LENGTH),
+    );
   }
 
   /** Every visitor, anonymous included. */
@@ -112,7 +117,7 @@ export class PushStreamChannels {
    * the capability to read the session's channel.
    */
   sessionToken(sessionId: string): string {
-    return createHmac('sha256', this.sessionKey).update(sessionId, 'utf8').digest('hex').slice(0, SESSION_TOKEN_LENGTH);
+    return this.tokens.get(sessionId);
   }
 
   /** Constant-time check that `token` is the session token of `sessionId`. */
