@@ -18,13 +18,23 @@
 // in every round:
 //   no-auth         the subscriber check removed (${NGINX_SUBSCRIBER_AUTH}): nginx asks nobody
 //   bare-204        auth_request to a bare Node http server that answers 204 to everything
-//   session-memory  auth_request to NestJS + PushStreamModule's endpoint, express-session MemoryStore
-//   session-redis   the same with connect-redis, sessions in our own redis-server
+//   session-memory-listener
+//                   auth_request to the auth listener (PushStreamAuthListenerModule, nginx's
+//                   authUpstream) of a NestJS app with PushStreamModule and express-session,
+//                   MemoryStore: the shipped fast path for session mode
+//   session-redis-listener
+//                   the same with connect-redis, sessions in our own redis-server
+//   session-memory  auth_request to the same app without the listener: PushStreamModule's endpoint
+//                   behind Express, Nest's pipeline and express-session (the default; informational)
+//   session-redis   the same with connect-redis (informational)
 //   ticket          ticket mode, njs flavor: nginx checks ?ticket= (HMAC-SHA256) itself, never asks
 //   secure-link     ticket mode, secure_link flavor (MD5): nginx's own secure_link module checks it
 // (ticketFlavors() in lib/common.mjs; a flavor the library measured cannot render is "not measured")
 // auth_request goes over the shipped upstream's kept-alive connections: the app counts the TCP
-// connections it accepts, reported per auth request (about 0 when keep-alive works).
+// connections it accepts, reported per auth request (about 0 when keep-alive works); with a
+// listener, the listener's (and Express must not be asked: checked).
+// Targets: session mode through the auth listener (each store) >= 0.6 x bare Node 204; ticket mode
+// (each flavor) >= 0.9 x no auth. Session mode via the Express endpoint: ratios, no target.
 // Load: autocannon (in this process; the apps and redis are child processes, nginx its own).
 // BENCH_P2_CPU_PROF=DIR: the apps run with --cpu-prof and write their profiles there on exit.
 import { readFile } from 'node:fs/promises';
@@ -61,6 +71,12 @@ import { writeSummary } from './lib/summary.mjs';
 
 const AUTH_APP = join(BENCH_DIR, 'apps/auth-app.mjs');
 
+/** Session stores measured, each via the Express endpoint and via the auth listener. */
+const SESSION_STORES = [
+  { key: 'memory', label: 'MemoryStore' },
+  { key: 'redis', label: 'Redis' },
+];
+
 /** How long the bench's tickets are valid: longer than any run. */
 const TICKET_TTL_SECONDS = 3600;
 
@@ -83,13 +99,21 @@ async function main() {
   const redis = await startRedis(findFreePort);
   const perServer = {};
   const targets = [];
+  const informational = [];
   try {
     for (const server of servers) {
       perServer[server] = await runServer(server, { rounds, seconds, warmSeconds, connections, redisUrl: redis.url, flavors });
       const r = perServer[server];
       targets.push(
-        target(`p2.${server}.session-memory`, `${server}: session (MemoryStore) / bare Node 204`, r.ratios['session-memory / bare-204'], 0.6, { extra: r.clean }),
-        target(`p2.${server}.session-redis`, `${server}: session (Redis) / bare Node 204`, r.ratios['session-redis / bare-204'], 0.6, { extra: r.clean }),
+        ...SESSION_STORES.map((store) =>
+          target(
+            `p2.${server}.session-${store.key}-listener`,
+            `${server}: session (${store.label}, auth listener) / bare Node 204`,
+            r.ratios[`session-${store.key}-listener / bare-204`],
+            0.6,
+            { extra: r.clean },
+          ),
+        ),
         ...flavors.map((f) =>
           target(`p2.${server}.${f.key}`, `${server}: ${f.label} / no auth`, r.ratios[`${f.key} / no-auth`] ?? null, 0.9, {
             extra: r.clean,
@@ -97,12 +121,22 @@ async function main() {
           }),
         ),
       );
+      // Session mode via the Express endpoint (the default without the listener): no target.
+      informational.push(
+        ...SESSION_STORES.map((store) => ({
+          id: `p2.${server}.session-${store.key}`,
+          description: `${server}: session (${store.label}) via the Express endpoint (default) / bare Node 204`,
+          value: r.ratios[`session-${store.key} / bare-204`],
+        })),
+      );
     }
   } finally {
     await redis.stop();
   }
   const loadEnd = printLoad('end');
   printTargets(targets);
+  console.log('\ninformational (no target)');
+  for (const i of informational) console.log(`  ${i.id.padEnd(34)} ${fmtRatio(i.value).padEnd(22)} ${i.description}`);
 
   const result = {
     path: 'p2',
@@ -123,6 +157,8 @@ async function main() {
     },
     servers: perServer,
     targets,
+    // Ratios reported without a target (summary.json gathers them too).
+    informational,
   };
   await writeResult(out, 'p2', result);
   await writeText(out, 'p2.svg', chart(result));
@@ -138,14 +174,27 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
     bare: await forkHelper(AUTH_APP, ['bare', server], { name: 'bare-204 app', execArgv }),
     memory: await forkHelper(AUTH_APP, ['memory', server], { name: 'session-memory app', execArgv }),
     redis: await forkHelper(AUTH_APP, ['redis', server, redisUrl], { name: 'session-redis app', execArgv }),
+    memoryListener: await forkHelper(AUTH_APP, ['memory-listener', server], { name: 'session-memory-listener app', execArgv }),
+    redisListener: await forkHelper(AUTH_APP, ['redis-listener', server, redisUrl], { name: 'session-redis-listener app', execArgv }),
   };
+  for (const a of [apps.memoryListener, apps.redisListener]) {
+    if (!a.ready.listener || !(a.ready.authPort > 0) || a.ready.authPort === a.ready.port) {
+      throw new Error(`a listener app reported no auth listener of its own: ${JSON.stringify(a.ready)}`);
+    }
+  }
   const started = [];
   try {
     const upstream = (app) => `127.0.0.1:${app.ready.port}`;
-    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, flavor = null } = {}) => {
-      const n = await startNginx({ server, appUpstream: upstream(app), ...nginxOptions }, derive);
+    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, listener = false, flavor = null } = {}) => {
+      // With the listener, nginx sends the auth subrequests to it (authUpstream) and the rest to Express.
+      const authAt = `127.0.0.1:${listener ? app.ready.authPort : app.ready.port}`;
+      const n = await startNginx({ server, appUpstream: upstream(app), ...(listener ? { authUpstream: authAt } : {}), ...nginxOptions }, derive);
       started.push(n);
       const serverConf = await readFile(join(n.nginx.workDir, 'server.conf'), 'utf8');
+      const keepAlive = authKeepAlive(serverConf);
+      // The auth upstream must hold exactly the server that is to answer (the listener, or the app).
+      keepAlive.expectedServer = authAt;
+      keepAlive.ok &&= keepAlive.servers.length === 1 && keepAlive.servers[0] === authAt;
       return {
         key,
         label,
@@ -153,16 +202,19 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         nginx: n.nginx,
         nginxCpuMicros: () => n.workerCpuMicros(),
         session,
+        listener,
         flavor,
         expectAsked: session || key === 'bare-204',
-        keepAlive: authKeepAlive(serverConf),
+        keepAlive,
       };
     };
     const variants = [
       await mk('no-auth', 'no auth (subscriber check removed)', apps.bare, { derive: { stripAuth: true } }),
       await mk('bare-204', 'bare Node 204', apps.bare),
-      await mk('session-memory', 'session, MemoryStore', apps.memory, { session: true }),
-      await mk('session-redis', 'session, Redis', apps.redis, { session: true }),
+      await mk('session-memory-listener', 'session, MemoryStore, auth listener', apps.memoryListener, { session: true, listener: true }),
+      await mk('session-redis-listener', 'session, Redis, auth listener', apps.redisListener, { session: true, listener: true }),
+      await mk('session-memory', 'session, MemoryStore, via the Express endpoint (default)', apps.memory, { session: true }),
+      await mk('session-redis', 'session, Redis, via the Express endpoint (default)', apps.redis, { session: true }),
     ];
     for (const f of flavors.filter((x) => x.available)) {
       // The app is never asked in ticket mode: the bare app stands by to prove it (0 requests).
@@ -203,7 +255,8 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
     // the app was asked (or, no-auth and ticket mode, not).
     for (const v of variants) {
       await storeMessage(v);
-      const before = (await v.app.request({ cmd: 'count' })).auth;
+      const beforeCount = await v.app.request({ cmd: 'count' });
+      const before = beforeCount.auth;
       const good = await request(`${v.nginx.baseUrl}${v.path}`, { headers: headers(v), signal: AbortSignal.timeout(5000) });
       const text = await good.body.text();
       // session: no cookie; ticket: the cookie but no ticket; no-auth and bare-204: no cookie, still 200.
@@ -215,15 +268,28 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         wrong = await request(`${v.nginx.baseUrl}${v.wrongPath}`, { headers: headers(v), signal: AbortSignal.timeout(5000) }).catch(() => null);
         await wrong?.body.text();
       }
-      const asked = (await v.app.request({ cmd: 'count' })).auth - before;
-      v.check = { withCredentials: good.statusCode, withoutCredentials: without?.statusCode ?? 'timeout', wrongTicket: wrong?.statusCode, appAsked: asked };
+      const afterCount = await v.app.request({ cmd: 'count' });
+      const asked = afterCount.auth - before;
+      // With the listener: how often Express was asked instead (must be 0).
+      const expressAsked = v.listener ? afterCount.expressAuth - beforeCount.expressAuth : undefined;
+      v.check = {
+        withCredentials: good.statusCode,
+        withoutCredentials: without?.statusCode ?? 'timeout',
+        wrongTicket: wrong?.statusCode,
+        appAsked: asked,
+        ...(v.listener ? { answeredBy: 'auth listener', listenerAsked: asked, expressAsked } : {}),
+      };
       const expectWithout = v.session ? 401 : v.flavor ? 403 : 200;
       if (good.statusCode !== 200 || !text.includes('bench-marker')) throw new Error(`${v.key}: subscribe answered ${good.statusCode}: ${text.slice(0, 200)}`);
       if (without?.statusCode !== expectWithout) throw new Error(`${v.key}: without credentials answered ${without?.statusCode}, expected ${expectWithout}`);
       if (v.wrongPath && wrong?.statusCode !== 403) throw new Error(`${v.key}: a ticket for another channel answered ${wrong?.statusCode}, expected 403`);
-      if (asked !== (v.expectAsked ? 2 : 0)) throw new Error(`${v.key}: the app was asked ${asked} times for 2 subscriptions, expected ${v.expectAsked ? 2 : 0}`);
+      if (asked !== (v.expectAsked ? 2 : 0)) {
+        throw new Error(`${v.key}: the ${v.listener ? 'auth listener' : 'app'} was asked ${asked} times for 2 subscriptions, expected ${v.expectAsked ? 2 : 0}`);
+      }
+      if (v.listener && expressAsked !== 0) throw new Error(`${v.key}: Express was asked ${expressAsked} times, expected 0 (the listener answers)`);
       console.log(
-        `  check ${v.key.padEnd(16)} with credentials ${good.statusCode}, without ${v.check.withoutCredentials}${wrong ? `, other channel's ticket ${wrong.statusCode}` : ''}, app asked ${asked}/2`,
+        `  check ${v.key.padEnd(24)} with credentials ${good.statusCode}, without ${v.check.withoutCredentials}${wrong ? `, other channel's ticket ${wrong.statusCode}` : ''}, ` +
+          (v.listener ? `auth listener asked ${asked}/2, Express ${expressAsked}` : `app asked ${asked}/2`),
       );
     }
 
@@ -246,9 +312,10 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         else if (r.errors) console.log(`  (${v.key}: ${r.errors} socket error(s) in ${r.ok} answers)`);
         if (v.expectAsked && r.appAsked < r.ok) problems.push(`app asked ${r.appAsked} < ${r.ok} answers`);
         if (!v.expectAsked && r.appAsked !== 0) problems.push(`app asked ${r.appAsked}, expected 0`);
+        if (v.listener && r.expressAsked !== 0) problems.push(`Express asked ${r.expressAsked}, expected 0 (the listener answers)`);
         if (problems.length) clean = false;
         console.log(
-          `  round ${round + 1} ${v.key.padEnd(16)} ${fmt(r.rate).padStart(7)} subscribes/s  p50 ${r.p50} ms p99 ${r.p99} ms  nginx ${r.nginxCpuMicrosPerAnswer} µs CPU/answer  ` +
+          `  round ${round + 1} ${v.key.padEnd(24)} ${fmt(r.rate).padStart(7)} subscribes/s  p50 ${r.p50} ms p99 ${r.p99} ms  nginx ${r.nginxCpuMicrosPerAnswer} µs CPU/answer  ` +
             `app asked ${(r.appAsked / Math.max(1, r.ok)).toFixed(2)}/answer` +
             (r.appCpuMicrosPerAuth ? `, ${r.appCpuMicrosPerAuth} µs app CPU/auth, ${r.appConnectionsPerAuth} new connections/auth` : '') +
             `  load ${r.load}${problems.length ? `  PROBLEM: ${problems.join('; ')}` : ''}`,
@@ -257,9 +324,16 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
     }
     const rates = Object.fromEntries(Object.entries(runs).map(([k, list]) => [k, list.map((r) => r.rate)]));
     const ratios = {
+      // Targets (>= 0.6): session mode through the auth listener.
+      'session-memory-listener / bare-204': pairedRatio(rates['session-memory-listener'], rates['bare-204']),
+      'session-redis-listener / bare-204': pairedRatio(rates['session-redis-listener'], rates['bare-204']),
+      // Informational: session mode via the Express endpoint (the default).
       'session-memory / bare-204': pairedRatio(rates['session-memory'], rates['bare-204']),
       'session-redis / bare-204': pairedRatio(rates['session-redis'], rates['bare-204']),
+      'session-memory-listener / session-memory': pairedRatio(rates['session-memory-listener'], rates['session-memory']),
+      'session-redis-listener / session-redis': pairedRatio(rates['session-redis-listener'], rates['session-redis']),
       'bare-204 / no-auth': pairedRatio(rates['bare-204'], rates['no-auth']),
+      'session-memory-listener / no-auth': pairedRatio(rates['session-memory-listener'], rates['no-auth']),
       'session-memory / no-auth': pairedRatio(rates['session-memory'], rates['no-auth']),
     };
     for (const f of flavors.filter((x) => x.available)) ratios[`${f.key} / no-auth`] = pairedRatio(rates[f.key], rates['no-auth']);
@@ -270,7 +344,7 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       ratios[`nginx CPU: no-auth / ${k}`] = pairedRatio(nginxCpu['no-auth'], nginxCpu[k]);
     }
     console.log('  ratios (median [min-max] over rounds):');
-    for (const [k, s] of Object.entries(ratios)) console.log(`    ${k.padEnd(36)} ${fmtRatio(s)}`);
+    for (const [k, s] of Object.entries(ratios)) console.log(`    ${k.padEnd(44)} ${fmtRatio(s)}`);
     return {
       clean,
       variants: [
@@ -280,6 +354,7 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
           derivedTemplate: v.key === 'no-auth' ? 'subscriber check (${NGINX_SUBSCRIBER_AUTH}) removed' : null,
           path: v.path.replace(/__session__[0-9a-f]+/, '__session__<token>').replace(/(ticket|md5|expires)=[^&]+/g, '$1=<…>'),
           check: v.check,
+          answeredBy: v.listener ? 'auth listener (PushStreamAuthListenerModule)' : v.session ? 'Express endpoint (PushStreamModule)' : undefined,
           authKeepAlive: v.expectAsked ? v.keepAlive : undefined,
           rate: summarize(rates[v.key]),
           nginxCpuMicrosPerAnswer: summarize(runs[v.key].map((r) => r.nginxCpuMicrosPerAnswer)),
@@ -299,13 +374,16 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
 
 /** Whether the rendered config sends auth subrequests over kept-alive upstream connections. */
 function authKeepAlive(serverConf) {
-  const upstream = serverConf.match(/upstream\s+(\S+)\s*\{([^}]*)\}/);
   const location = serverConf.match(/location = \/_push_stream_auth \{([^}]*)\}/)?.[1] ?? '';
-  const keepalive = Number(upstream?.[2].match(/\bkeepalive\s+(\d+);/)?.[1] ?? 0);
-  const passesToUpstream = upstream ? location.includes(`proxy_pass http://${upstream[1]}/`) : false;
+  // The upstream the auth location proxies to (push_stream_auth since the auth listener came).
+  const name = location.match(/proxy_pass http:\/\/([A-Za-z0-9_]+)\//)?.[1] ?? null;
+  const block = name ? serverConf.match(new RegExp(`upstream\\s+${name}\\s*\\{([^}]*)\\}`))?.[1] : undefined;
+  const keepalive = Number(block?.match(/\bkeepalive\s+(\d+);/)?.[1] ?? 0);
+  const servers = [...(block ?? '').matchAll(/^\s*server\s+([^\s;]+)[^;]*;/gm)].map((m) => m[1]);
+  const passesToUpstream = block !== undefined;
   const http11 = /proxy_http_version 1\.1;/.test(location);
   const noClose = /proxy_set_header Connection "";/.test(location);
-  return { upstream: upstream?.[1] ?? null, keepalive, passesToUpstream, http11, noClose, ok: keepalive > 0 && passesToUpstream && http11 && noClose };
+  return { upstream: name, servers, keepalive, passesToUpstream, http11, noClose, ok: keepalive > 0 && passesToUpstream && http11 && noClose };
 }
 
 /** The subscribe request's headers: the cookie, and on push-stream where to resume from. */
@@ -349,6 +427,9 @@ async function drive(v, seconds, connections) {
   const nginxCpu = (await v.nginxCpuMicros()) - nginxBefore;
   const asked = after.auth - before.auth;
   const ok = result['2xx'];
+  // With the listener: Express's own count, which must not move (the listener answers).
+  const expressAsked = v.listener ? after.expressAuth - before.expressAuth : undefined;
+  const expressConnections = v.listener ? after.expressConnections - before.expressConnections : undefined;
   return {
     rate: ok / wall,
     ok,
@@ -359,17 +440,28 @@ async function drive(v, seconds, connections) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     appAsked: asked,
+    ...(v.listener ? { expressAsked, expressConnections } : {}),
     // CPU time of the nginx worker per answer (the auth subrequest or ticket check included).
     nginxCpuMicrosPerAnswer: ok > 0 ? Math.round((nginxCpu / ok) * 10) / 10 : null,
     // CPU time of the app process per auth request: less sensitive to other load than rates.
     appCpuMicrosPerAuth: asked > 0 ? Math.round((after.cpuMicros - before.cpuMicros) / asked) : null,
-    // TCP connections the app accepted per auth request: about 0 when nginx keeps them alive.
+    // TCP connections the app accepted per auth request: about 0 when nginx keeps them alive
+    // (with the listener, the listener's; Express's are expressConnections, about 0 too).
     appConnectionsPerAuth: asked > 0 ? Math.round(((after.connections - before.connections) / asked) * 10000) / 10000 : null,
     load,
   };
 }
 
-const COLORS = { 'no-auth': '#4b5563', 'bare-204': '#2563eb', 'session-memory': '#16a34a', 'session-redis': '#d97706', ticket: '#9333ea', 'secure-link': '#db2777' };
+const COLORS = {
+  'no-auth': '#4b5563',
+  'bare-204': '#2563eb',
+  'session-memory-listener': '#15803d',
+  'session-redis-listener': '#b45309',
+  'session-memory': '#86efac',
+  'session-redis': '#fcd34d',
+  ticket: '#9333ea',
+  'secure-link': '#db2777',
+};
 
 function chart(result) {
   const groups = Object.entries(result.servers).map(([server, r]) => ({
@@ -388,6 +480,9 @@ function chart(result) {
     subtitle: `${result.machine.cpus} CPUs, load ${result.load.start.one}→${result.load.end.one}; nginx ${result.settings.nginxWorkers} worker; ${result.settings.rounds} interleaved rounds × ${result.settings.secondsPerRun}s`,
     unit: 'subscribe requests per second',
     groups,
+    // Room for the longest label ("session, MemoryStore, via the Express endpoint (default)").
+    width: 1060,
+    labelWidth: 400,
   });
 }
 

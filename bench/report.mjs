@@ -20,6 +20,13 @@ if (summary) {
     ['path', 'target', 'measured: median (min-max of rounds)', 'needs', 'result'],
     summary.targets.map((t) => [t.path.toUpperCase(), t.description, t.value ? fmtRatio(t.value) : (t.note ?? 'n/a'), `${t.op} ${t.threshold}`, t.status]),
   );
+  if (summary.informational?.length) {
+    lines.push('Informational (no target):', '');
+    table(
+      ['path', 'ratio', 'measured: median (min-max of rounds)'],
+      summary.informational.map((i) => [i.path.toUpperCase(), i.description, i.value ? fmtRatio(i.value) : 'n/a']),
+    );
+  }
 }
 if (p1) {
   lines.push(`### P1 publish (${p1.finishedAt}, load ${p1.load.start.one} -> ${p1.load.end.one})`, '');

@@ -22,11 +22,14 @@ export async function writeSummary(dir) {
     }
   }
   const targets = Object.entries(found).flatMap(([p, r]) => (r.targets ?? []).map((t) => ({ path: p, finishedAt: r.finishedAt, ...t })));
+  // Ratios a path reports without a target (P2: session mode via the Express endpoint).
+  const informational = Object.entries(found).flatMap(([p, r]) => (r.informational ?? []).map((i) => ({ path: p, finishedAt: r.finishedAt, ...i })));
   const summary = {
     generatedAt: new Date().toISOString(),
     paths: Object.fromEntries(Object.entries(found).map(([p, r]) => [p, { finishedAt: r.finishedAt, quick: r.quick, load: r.load }])),
     machine: Object.values(found)[0]?.machine ?? null,
     targets,
+    informational,
     passed: targets.filter((t) => t.pass === true).length,
     failed: targets.filter((t) => t.pass === false).length,
     notMeasured: targets.filter((t) => t.pass === null).length,
