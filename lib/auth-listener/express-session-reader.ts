@@ -21,6 +21,15 @@ export interface ExpressSessionReaderOptions {
   name?: string;
 }
 
+/** `s` without the spaces and tabs around it: what the `cookie` package trims (not String#trim's other white space). */
+function trimSpaces(s: string): string {
+  let from = 0;
+  let to = s.length;
+  while (from < to && (s.charCodeAt(from) === 0x20 || s.charCodeAt(from) === 0x09)) from++;
+  while (to > from && (s.charCodeAt(to - 1) === 0x20 || s.charCodeAt(to - 1) === 0x09)) to--;
+  return s.slice(from, to);
+}
+
 /** The value of the first cookie called `name`, percent-decoded, as the `cookie` package parses it. */
 function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
@@ -29,8 +38,8 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     let end = header.indexOf(';', start);
     if (end < 0) end = header.length;
     const eq = header.indexOf('=', start);
-    if (eq > start && eq < end && header.slice(start, eq).trim() === name) {
-      let value = header.slice(eq + 1, end).trim();
+    if (eq > start && eq < end && trimSpaces(header.slice(start, eq)) === name) {
+      let value = trimSpaces(header.slice(eq + 1, end));
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
       if (!value.includes('%')) return value;
       try {

@@ -22,6 +22,9 @@ const KEEP_ALIVE_MS = 5_000;
 const CLOSE_GRACE_MS = 5_000;
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 const NO_STORE_EMPTY = { 'cache-control': 'no-store', 'content-length': '0' } as const;
+// Once shutting down: every answer ends its connection, so that nginx's kept-alive connections do not hold close().
+const CLOSING = { 'cache-control': 'no-store', connection: 'close' } as const;
+const CLOSING_EMPTY = { 'cache-control': 'no-store', 'content-length': '0', connection: 'close' } as const;
 const MODULE = 'PushStreamAuthListenerModule';
 
 function checkOptions(options: PushStreamAuthListenerOptions): { port: number; host: string; path: string } {
@@ -53,6 +56,7 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
   private readonly logger = new Logger('PushStreamAuth');
   private readonly settings: { port: number; host: string; path: string };
   private server: Server | undefined;
+  private closing = false;
   private authorizer: ChannelAuthorizer | undefined;
 
   constructor(
@@ -97,13 +101,14 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.closing = true;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       server.close(() => {
         clearTimeout(force);
         resolve();
       });
-      // nginx's kept-alive connections would hold close() until their idle timeout.
+      // The idle ones now; the busy ones after their answer, which says `Connection: close`.
       server.closeIdleConnections();
     });
   }
@@ -112,14 +117,20 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
     const url = req.url ?? '';
     const query = url.indexOf('?');
     if ((query < 0 ? url : url.slice(0, query)) !== this.settings.path) {
-      res.writeHead(404, NO_STORE_EMPTY).end();
+      this.answer(res, 404);
       return;
     }
     this.decide(req).then(
-      (status) => res.writeHead(status, status === 204 ? NO_STORE : NO_STORE_EMPTY).end(),
-      () => res.writeHead(403, NO_STORE_EMPTY).end(),
+      (status) => this.answer(res, status),
+      () => this.answer(res, 403),
     );
   };
+
+  private answer(res: ServerResponse, status: 204 | 401 | 403 | 404): void {
+    // No Content-Length on a 204, which has no body by definition.
+    const headers = this.closing ? (status === 204 ? CLOSING : CLOSING_EMPTY) : status === 204 ? NO_STORE : NO_STORE_EMPTY;
+    res.writeHead(status, headers).end();
+  }
 
   private async decide(req: IncomingMessage): Promise<204 | 401 | 403> {
     const request: SubscriberAuthRequest = { headers: req.headers };

@@ -10,6 +10,10 @@
 //   FUZZ_SEED=<n>       replay a run (the seed is printed, and written into every failure report)
 //   FUZZ_REQUESTS=<n>   requests per server (default 5000: 10,000 per run over the two servers),
 //                       e.g. 100000 for a long run
+//   FUZZ_LISTENER_REQUESTS=<n>
+//                       requests per server of the second run, the same fuzz with nginx asking the
+//                       auth listener (PushStreamAuthListenerModule) instead of the app's endpoint
+//                       (default 4000; the app's endpoint must then never be asked)
 import session from 'express-session';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -38,6 +42,10 @@ import { openWebSocket, type WebSocketSubscriber } from '../support/subscribers.
 const SEED = fuzzSeed(process.env.FUZZ_SEED);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 5_000);
 if (!Number.isInteger(REQUESTS) || REQUESTS < 1) throw new Error(`FUZZ_REQUESTS must be a positive integer: ${process.env.FUZZ_REQUESTS}`);
+const LISTENER_REQUESTS = Number(process.env.FUZZ_LISTENER_REQUESTS ?? 4_000);
+if (!Number.isInteger(LISTENER_REQUESTS) || LISTENER_REQUESTS < 1) {
+  throw new Error(`FUZZ_LISTENER_REQUESTS must be a positive integer: ${process.env.FUZZ_LISTENER_REQUESTS}`);
+}
 /** Requests between two rounds of canaries; opened subscriptions are held until their batch ends. */
 const BATCH = 250;
 /** Requests in flight at once (2 cores shared by nginx, the app and this client). */
@@ -102,19 +110,37 @@ function expire(store: session.MemoryStore, sid: string): Promise<void> {
   );
 }
 
-describe.each(SERVERS)('subscription fuzzer through nginx on %s', (server: PushStreamServerKind) => {
+/** Who answers nginx's auth subrequests in a run: the app's Express endpoint, or the auth listener. */
+interface FuzzRun {
+  /** In the describe's name, the summary and the report file's name. */
+  label: string;
+  authListener: boolean;
+  requests: number;
+  /** The variable that sets `requests`, for the replay line. */
+  requestsVariable: string;
+}
+
+const RUNS: FuzzRun[] = [
+  { label: 'through nginx', authListener: false, requests: REQUESTS, requestsVariable: 'FUZZ_REQUESTS' },
+  { label: 'through nginx and the auth listener', authListener: true, requests: LISTENER_REQUESTS, requestsVariable: 'FUZZ_LISTENER_REQUESTS' },
+];
+
+describe.each(RUNS.flatMap((r) => SERVERS.map((server) => [r.label, server, r] as const)))('subscription fuzzer %s on %s', (_label, server: PushStreamServerKind, fuzzRun: FuzzRun) => {
+  const REQUESTS = fuzzRun.requests;
+  /** What the summary and the report call this run. */
+  const title = fuzzRun.authListener ? `subscription fuzzer (auth listener) on ${server}` : `subscription fuzzer on ${server}`;
   let s: AuthStack;
   let world: FuzzWorld;
   let health: NginxHealth;
   /** Long-lived subscriptions of each canary's owner: every round of canaries must reach them. */
   const owners: Array<{ label: string; socket: WebSocketSubscriber; canaries: number[] }> = [];
-  const run = `${SEED.toString(36)}${server === 'nchan' ? 'n' : 'p'}${Date.now().toString(36)}`;
+  const run = `${SEED.toString(36)}${server === 'nchan' ? 'n' : 'p'}${fuzzRun.authListener ? 'l' : ''}${Date.now().toString(36)}`;
   const canaryMarker = (canary: number, batch: number) => `cnry-${run}-${canary}-${batch}-`;
   const canaryPattern = new RegExp(`cnry-${run}-(\\d+)-(-?\\d+)-`, 'g');
 
   beforeAll(async () => {
     const store = new session.MemoryStore();
-    s = await startAuthStack(server, { store });
+    s = await startAuthStack(server, { store, authListener: fuzzRun.authListener });
     const anon = await stackVisitor(s, '/test/anon');
     const userA = await stackVisitor(s, '/test/login/1');
     const userB = await stackVisitor(s, '/test/login/2');
@@ -351,7 +377,7 @@ describe.each(SERVERS)('subscription fuzzer through nginx on %s', (server: PushS
     const nextAddress = () => `127.0.0.${2 + (address++ % 253)}`;
     const cpuBefore = process.cpuUsage();
     const nginxBefore = (await workerStates(s.nginx)).reduce((sum, w) => sum + w.cpuTicks, 0);
-    console.log(`subscription fuzzer on ${server}: FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS}`);
+    console.log(`${title}: FUZZ_SEED=${SEED} ${fuzzRun.requestsVariable}=${REQUESTS}`);
 
     for (let batch = 0; totals.requests < REQUESTS; batch++) {
       const probe = `my-app__uuid__${rng.uuid()}`;
@@ -384,7 +410,7 @@ describe.each(SERVERS)('subscription fuzzer through nginx on %s', (server: PushS
     const statuses = [...totals.statuses.entries()].sort().map(([k, v]) => `${k}:${v}`).join(' ');
     console.log(
       [
-        `subscription fuzzer on ${server}: ${totals.requests} requests in ${seconds.toFixed(1)} s (FUZZ_SEED=${SEED})`,
+        `${title}: ${totals.requests} requests in ${seconds.toFixed(1)} s (FUZZ_SEED=${SEED})`,
         `statuses ${statuses}; opened ${totals.opened}, 429 ${totals.limited}; verdicts ${JSON.stringify(totals.verdicts)}`,
         `negative controls that got their canary ${JSON.stringify(totals.controlsSeen)}; ${totals.canaryRounds} canary rounds`,
         `ms per phase ${JSON.stringify(totals.phases)}; CPU s: this process ${((cpu.user + cpu.system) / 1e6).toFixed(1)}, nginx workers ${nginxCpu.toFixed(1)}`,
@@ -405,14 +431,16 @@ describe.each(SERVERS)('subscription fuzzer through nginx on %s', (server: PushS
     expect(totals.verdicts['must-open']).toBeGreaterThan(0);
     // The detector is not blind: on every transport a deliberately allowed subscription saw its canary.
     if (REQUESTS >= 2000) for (const t of TRANSPORTS) expect([t, totals.controlsSeen[t] > 0]).toEqual([t, true]);
+    // Through the listener, the app's own auth endpoint was never asked: every answer was the listener's.
+    if (fuzzRun.authListener) expect(s.appAuthRequests()).toBe(0);
   }, 120_000 + REQUESTS * 20);
 
   /** Writes everything needed to replay the failure, then fails with its summary. */
   async function fail(batch: number, requests: FuzzRequest[], failures: string[], report: HealthReport): Promise<never> {
-    const file = join(REPORT_DIR, `${server}-seed-${SEED}.txt`);
+    const file = join(REPORT_DIR, `${server}${fuzzRun.authListener ? '-listener' : ''}-seed-${SEED}.txt`);
     const lines = [
-      `subscription fuzzer on ${server}: FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS}`,
-      `replay: FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS} node --experimental-vm-modules node_modules/jest/bin/jest.js --runInBand test/e2e/subscription-fuzz.e2e.spec.ts`,
+      `${title}: FUZZ_SEED=${SEED} ${fuzzRun.requestsVariable}=${REQUESTS}`,
+      `replay: FUZZ_SEED=${SEED} ${fuzzRun.requestsVariable}=${REQUESTS} node --experimental-vm-modules node_modules/jest/bin/jest.js --runInBand test/e2e/subscription-fuzz.e2e.spec.ts -t ${JSON.stringify(`subscription fuzzer ${fuzzRun.label} on ${server} `)}`,
       '',
       'FAILURES',
       ...failures,
@@ -428,7 +456,7 @@ describe.each(SERVERS)('subscription fuzzer through nginx on %s', (server: PushS
     await mkdir(REPORT_DIR, { recursive: true });
     await writeFile(file, lines.join('\n'));
     throw new Error(
-      `subscription fuzzer on ${server} failed (FUZZ_SEED=${SEED}); full report in ${file}\n` +
+      `${title} failed (FUZZ_SEED=${SEED}); full report in ${file}\n` +
         [...failures.slice(0, 15), ...report.serious.slice(0, 10)].join('\n'),
     );
   }
