@@ -6,7 +6,6 @@ import type { Request } from 'express';
 import fc from 'fast-check';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChannelAuthDecision, ChannelAuthorizer } from '../../lib/auth/channel-authorizer.js';
@@ -14,7 +13,7 @@ import type { ChannelRule } from '../../lib/index.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../../lib/options/resolve-options.js';
 import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
-import { type AuthStack, rawStatus, startAuthStack, stopAuthStack } from '../support/auth-stack.js';
+import { type AuthStack, rawAttempt, type RawAttempt, rawStatus, startAuthStack, stopAuthStack } from '../support/auth-stack.js';
 import { eventually } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
 import { openEventSource, openWebSocket } from '../support/subscribers.js';
@@ -86,17 +85,6 @@ interface Visitor {
 }
 
 /** What came back on a raw connection: the status line, and every byte the server ever sent on it. */
-interface RawAttempt {
-  status: number;
-  readonly received: () => string;
-  /**
-   * Resolves once nothing sent on this connection before now can still be on its way: a second
-   * request on it has been answered (TCP keeps order), or nginx closed it.
-   */
-  settle(): Promise<void>;
-  close(): void;
-}
-
 const startStack = startAuthStack;
 const stopStack = stopAuthStack;
 
@@ -147,46 +135,7 @@ function freshAddress(): string {
  * nginx untouched). The socket stays open so that anything sent later would still be seen.
  */
 function raw(s: Stack, path: string, headers: Record<string, string> = {}, from = freshAddress()): Promise<RawAttempt> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ port: s.nginx.port, host: '127.0.0.1', localAddress: from });
-    let data = Buffer.alloc(0);
-    let settled = false;
-    let closed = false;
-    const waiters: Array<() => void> = [];
-    const wake = () => waiters.splice(0).forEach((w) => w());
-    socket.on('data', (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
-      wake();
-      const text = data.toString('latin1');
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      // Settle once the whole header block is in, so header checks see every header.
-      if (!settled && m && text.includes('\r\n\r\n')) {
-        settled = true;
-        resolve({
-          status: Number(m[1]),
-          received: () => data.toString('latin1'),
-          settle: async () => {
-            if (closed) return;
-            const answers = () => data.toString('latin1').match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
-            const seen = answers();
-            socket.write(Buffer.from(`GET /test/closing-marker HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`, 'latin1'));
-            while (!closed && answers() === seen) await new Promise<void>((w) => waiters.push(w));
-          },
-          close: () => socket.destroy(),
-        });
-      }
-    });
-    socket.on('error', (err) => (settled ? undefined : reject(err)));
-    socket.on('close', () => {
-      closed = true;
-      wake();
-      if (!settled) reject(new Error(`no answer for ${path.slice(0, 80)}`));
-    });
-    const head = Object.entries({ host: '127.0.0.1', ...headers })
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    socket.write(Buffer.from(`GET ${path} HTTP/1.1\r\n${head}\r\n`, 'latin1'));
-  });
+  return rawAttempt(s.nginx.port, path, Object.entries(headers), from);
 }
 
 const ws = (cookie?: string): Record<string, string> => ({
