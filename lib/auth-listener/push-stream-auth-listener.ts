@@ -45,7 +45,8 @@ function checkOptions(options: PushStreamAuthListenerOptions): { port: number; h
 /**
  * A node:http listener that answers only nginx's auth subrequest, with the auth endpoint's
  * decision (ChannelAuthorizer, the same rules) and the session from PushStreamSessionReader:
- * 204 allowed, 401 no session where one is needed, 403 refused, 404 for any other path. Express,
+ * 204 allowed, 401 no session where one is needed, 403 refused, 503 when the session store
+ * failed (nginx answers 500, which clients retry), 404 for any other path. Express,
  * Nest's request pipeline and express-session cost several times the decision itself, and nginx
  * asks before every subscription. Rules see `request.headers`, `request.session` (the store's
  * data) and `request.sessionID`; there is no `req.user` (Passport): the user is read from the
@@ -126,15 +127,19 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
     );
   };
 
-  private answer(res: ServerResponse, status: 204 | 401 | 403 | 404): void {
+  private answer(res: ServerResponse, status: 204 | 401 | 403 | 404 | 503): void {
     // No Content-Length on a 204, which has no body by definition.
     const headers = this.closing ? (status === 204 ? CLOSING : CLOSING_EMPTY) : status === 204 ? NO_STORE : NO_STORE_EMPTY;
     res.writeHead(status, headers).end();
   }
 
-  private async decide(req: IncomingMessage): Promise<204 | 401 | 403> {
+  private async decide(req: IncomingMessage): Promise<204 | 401 | 403 | 503> {
     const request: SubscriberAuthRequest = { headers: req.headers };
     const decision = await this.authorizer!.authorizeWithSession(request, () => this.reader.read(req.headers));
-    return decision.allowed ? 204 : decision.status;
+    if (decision.allowed) return 204;
+    // The session store failed: not a refusal. nginx makes a 500 of it, which the browser client
+    // retries (as it does the Express endpoint's 500 when express-session's store fails), where a
+    // 401/403 would end it `denied` until the page reloads.
+    return decision.retryable ? 503 : decision.status;
   }
 }

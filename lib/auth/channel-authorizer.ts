@@ -20,8 +20,11 @@ export interface ReadSession {
 
 export type ChannelAuthDecision =
   | { allowed: true; channels: ParsedChannel[]; user: PushStreamUser | null; sessionId: string | null }
-  /** `kind`: of the channel a rule refused; absent when the request was refused as malformed. */
-  | { allowed: false; status: 401 | 403; reason: string; kind?: string };
+  /**
+   * `kind`: of the channel a rule refused; absent when the request was refused as malformed.
+   * `retryable`: the request was not judged (its session could not be read): asking later may succeed.
+   */
+  | { allowed: false; status: 401 | 403; reason: string; kind?: string; retryable?: true };
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -116,7 +119,7 @@ export class ChannelAuthorizer {
         read = await readSession();
       } catch (err) {
         this.logger.warn(`Refused ${this.uriOf(req)}: reading the session failed: ${errorText(err)}`);
-        return { allowed: false, status: 403, reason: 'reading the session failed' };
+        return { allowed: false, status: 403, reason: 'reading the session failed', retryable: true };
       }
       req.session = read?.data;
       req.sessionID = read?.id;

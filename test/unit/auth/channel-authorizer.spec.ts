@@ -276,17 +276,19 @@ describe('ChannelAuthorizer.authorizeWithSession (the auth listener: the session
     expect(await authorizer.authorizeWithSession(headers('my-app__all__'), none)).toMatchObject({ allowed: true, sessionId: null });
   });
 
-  it('a failing read is a 403, and a request refused on its channels never reads the session', async () => {
+  it('a failing read is a retryable refusal, and a request refused on its channels never reads the session', async () => {
     const { authorizer } = setup();
     let reads = 0;
     const failing = async () => {
       reads++;
       throw new Error('store down');
     };
-    expect(await authorizer.authorizeWithSession(headers('my-app__all__'), failing)).toMatchObject({ allowed: false, status: 403, reason: 'reading the session failed' });
+    expect(await authorizer.authorizeWithSession(headers('my-app__all__'), failing)).toMatchObject({ allowed: false, status: 403, reason: 'reading the session failed', retryable: true });
     expect(reads).toBe(1);
     for (const bad of ['', 'other__all__', 'my-app__nokind__x', '../my-app__all__']) {
-      expect(await authorizer.authorizeWithSession(headers(bad), failing)).toMatchObject({ allowed: false, status: 403 });
+      const decision = await authorizer.authorizeWithSession(headers(bad), failing);
+      expect(decision).toMatchObject({ allowed: false, status: 403 });
+      expect(decision).not.toHaveProperty('retryable');
     }
     expect(await authorizer.authorizeWithSession({ headers: {} }, failing)).toMatchObject({ allowed: false, status: 403 });
     expect(reads).toBe(1);
