@@ -2,7 +2,8 @@
 // may change in any version. test/unit/public-api.spec.ts lists the runtime names of every entry
 // point, so an addition shows up in review. Other entry points: `nestjs-push-stream/axios` and
 // `nestjs-push-stream/config` (so that @nestjs/axios and @nestjs/config stay optional),
-// `nestjs-push-stream/testing`, `nestjs-push-stream/browser`.
+// `nestjs-push-stream/testing`, `nestjs-push-stream/browser`, `nestjs-push-stream/auth-listener`
+// (subscriptions answered outside Express), `nestjs-push-stream/metrics`, `nestjs-push-stream/terminus`.
 
 // The module and what it provides.
 export { PushStreamModule } from './push-stream.module.js';
