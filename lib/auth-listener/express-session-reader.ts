@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { cookiePairs } from '../auth/cookie-header.js';
 import { BoundedMemo } from '../channels/bounded-memo.js';
 import { PushStreamConfigError } from '../errors/push-stream.exception.js';
 import { PushStreamSessionReader, type ReadSession } from './push-stream-session-reader.js';
@@ -19,38 +20,6 @@ export interface ExpressSessionReaderOptions {
   secret: string | string[];
   /** express-session's `name`, the cookie's. Default `connect.sid`. */
   name?: string;
-}
-
-/** `s` without the spaces and tabs around it: what the `cookie` package trims (not String#trim's other white space). */
-function trimSpaces(s: string): string {
-  let from = 0;
-  let to = s.length;
-  while (from < to && (s.charCodeAt(from) === 0x20 || s.charCodeAt(from) === 0x09)) from++;
-  while (to > from && (s.charCodeAt(to - 1) === 0x20 || s.charCodeAt(to - 1) === 0x09)) to--;
-  return s.slice(from, to);
-}
-
-/** The value of the first cookie called `name`, percent-decoded, as the `cookie` package parses it. */
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  let start = 0;
-  while (start < header.length) {
-    let end = header.indexOf(';', start);
-    if (end < 0) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq > start && eq < end && trimSpaces(header.slice(start, eq)) === name) {
-      let value = trimSpaces(header.slice(eq + 1, end));
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      if (!value.includes('%')) return value;
-      try {
-        return decodeURIComponent(value);
-      } catch {
-        return value;
-      }
-    }
-    start = end + 1;
-  }
-  return undefined;
 }
 
 /** A session cookie's `expires` that has passed: the store should not have it, but a store that keeps it is not trusted. */
@@ -106,9 +75,11 @@ export class ExpressSessionReader extends PushStreamSessionReader {
 
   /** The id the cookie carries when one of the secrets signed it, else null. */
   private sessionId(header: string | undefined): string | null {
-    const raw = cookieValue(header, this.name);
-    if (raw === undefined || !raw.startsWith('s:')) return null;
-    return this.verified.get(raw.slice(2));
+    // The first cookie of the name, as express-session reads it.
+    for (const [name, value] of cookiePairs(header)) {
+      if (name === this.name) return value.startsWith('s:') ? this.verified.get(value.slice(2)) : null;
+    }
+    return null;
   }
 
   /** `<id>.<signature>` → the id, when the signature is cookie-signature's under one of the secrets. */

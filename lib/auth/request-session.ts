@@ -1,22 +1,5 @@
+import { cookiePairs } from './cookie-header.js';
 import type { SubscriberAuthRequest } from './subscriber-auth-request.js';
-
-/** Cookie values of the request, percent-decoded like the `cookie` package does. */
-function cookieValues(header: string | string[] | undefined): string[] {
-  const joined = Array.isArray(header) ? header.join(';') : (header ?? '');
-  const values: string[] = [];
-  for (const pair of joined.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0) continue;
-    let value = pair.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    try {
-      values.push(decodeURIComponent(value));
-    } catch {
-      values.push(value);
-    }
-  }
-  return values;
-}
 
 /**
  * The id of the session express-session loaded from its store for this request's cookie, or null.
@@ -30,7 +13,8 @@ export function loadedSessionId(req: SubscriberAuthRequest): string | null {
   const id = req.sessionID;
   if (typeof id !== 'string' || id === '' || req.session === null || typeof req.session !== 'object') return null;
   const signedPrefix = `s:${id}.`;
-  return cookieValues(req.headers.cookie).some((v) => v.startsWith(signedPrefix)) ? id : null;
+  for (const [, value] of cookiePairs(req.headers.cookie)) if (value.startsWith(signedPrefix)) return id;
+  return null;
 }
 
 /**
