@@ -105,12 +105,12 @@ export class PushStreamAuthListener implements OnApplicationBootstrap, BeforeApp
     this.closing = true;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      // close() also ends the idle connections (Node 19+); the busy ones end after their answer,
+      // which says `Connection: close`.
       server.close(() => {
         clearTimeout(force);
         resolve();
       });
-      // The idle ones now; the busy ones after their answer, which says `Connection: close`.
-      server.closeIdleConnections();
     });
   }
 
