@@ -32,7 +32,8 @@ class Proc {
   constructor(readonly child: ChildProcess) {
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (this.stdout += c));
     child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': only then has the last of stdout ("Stopped.") been read.
+    this.exited = new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
   }
   get output(): string {
     return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
