@@ -7,6 +7,14 @@ import { PushStreamSessionReader, type ReadSession } from './push-stream-session
 
 /** Its options are the auth listener's `session`. */
 const MODULE = 'PushStreamAuthListenerModule';
+/**
+ * How long a store read in flight is shared with later requests of the same session. A read takes
+ * well under a millisecond; one older than this is presumed stuck, and a new one is made rather
+ * than joined, so that a store that never answers cannot hold a session's later subscriptions.
+ */
+const SHARE_READ_MS = 100;
+
+type StoredSession = object | null | undefined;
 
 /** What the reader needs of an express-session store (MemoryStore, connect-redis, ...). */
 export interface SessionStoreLike {
@@ -43,6 +51,12 @@ export class ExpressSessionReader extends PushStreamSessionReader {
   private readonly keys: KeyObject[];
   /** Signed cookie value → the id it carries, or null: a subscriber reconnects with the same cookie. */
   private readonly verified = new BoundedMemo<string | null>((signed) => this.verify(signed));
+  /**
+   * Session id → its store read in flight. The subscriptions a page opens at once, and the
+   * reconnects of a session's tabs, arrive together: they share one `store.get` (a Redis round
+   * trip costs the app more than the rest of a decision). Nothing is kept once the read settled.
+   */
+  private readonly reading = new Map<string, { at: number; data: Promise<StoredSession> }>();
 
   constructor(options: ExpressSessionReaderOptions) {
     super();
@@ -65,12 +79,28 @@ export class ExpressSessionReader extends PushStreamSessionReader {
   async read(headers: IncomingHttpHeaders): Promise<ReadSession | null> {
     const id = this.sessionId(headers.cookie);
     if (id === null) return null;
-    const data = await new Promise<object | null | undefined>((resolve, reject) => {
-      this.store.get(id, (err, session) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(session)));
-    });
+    const data = await this.load(id);
     if (data === null || data === undefined || typeof data !== 'object') return null;
     const record = data as Record<string, unknown>;
     return expired(record) ? null : { id, data: record };
+  }
+
+  /** The store's session, through the read of the same id in flight when there is a recent one. */
+  private load(id: string): Promise<StoredSession> {
+    const now = Date.now();
+    const shared = this.reading.get(id);
+    if (shared !== undefined && now - shared.at < SHARE_READ_MS) return shared.data;
+    const data = new Promise<StoredSession>((resolve, reject) => {
+      this.store.get(id, (err, session) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(session)));
+    });
+    const entry = { at: now, data };
+    this.reading.set(id, entry);
+    const settled = () => {
+      // Only its own entry: a newer read may have replaced a stuck one.
+      if (this.reading.get(id) === entry) this.reading.delete(id);
+    };
+    data.then(settled, settled);
+    return data;
   }
 
   /** The id the cookie carries when one of the secrets signed it, else null. */

@@ -1,6 +1,7 @@
 // ExpressSessionReader against express-session's own pieces as the oracle: cookies signed by
 // cookie-signature (what express-session uses), parsed as the `cookie` package parses them, and
 // sessions stored in express-session's MemoryStore.
+import { jest } from '@jest/globals';
 import { serialize } from 'cookie';
 import { sign } from 'cookie-signature';
 import session from 'express-session';
@@ -87,6 +88,70 @@ describe('ExpressSessionReader', () => {
     await expect(reader.read({ cookie: cookieFor('sid-1') })).rejects.toThrow('redis down');
     expect(await reader.read({ cookie: cookieFor('sid-1', 'another-secret') })).toBeNull();
     expect(asked).toEqual(['sid-1']);
+  });
+
+  describe('reads in flight', () => {
+    /** A store whose reads answer only when told to, counting what it was asked. */
+    function heldStore() {
+      const pending: { sid: string; answer: (err: unknown, data?: object | null) => void }[] = [];
+      const store: SessionStoreLike = { get: (sid, cb) => void pending.push({ sid, answer: cb }) };
+      const answerAll = (err: unknown, data?: object | null) => pending.splice(0).forEach((p) => p.answer(err, data));
+      return { store, pending, answerAll };
+    }
+
+    afterEach(() => jest.restoreAllMocks());
+
+    it('shares one store read among the concurrent requests of a session, and keeps nothing once it answered', async () => {
+      const { store, pending, answerAll } = heldStore();
+      const reader = new ExpressSessionReader({ store, secret: SECRET });
+      const first = [reader.read({ cookie: cookieFor('sid-1') }), reader.read({ cookie: cookieFor('sid-1') }), reader.read({ cookie: cookieFor('sid-2') })];
+      expect(pending.map((p) => p.sid)).toEqual(['sid-1', 'sid-2']);
+      answerAll(null, { user: { id: 7 } });
+      expect(await Promise.all(first)).toEqual([
+        { id: 'sid-1', data: { user: { id: 7 } } },
+        { id: 'sid-1', data: { user: { id: 7 } } },
+        { id: 'sid-2', data: { user: { id: 7 } } },
+      ]);
+      // Answered: the next request asks the store again (a logout is seen at once).
+      const after = reader.read({ cookie: cookieFor('sid-1') });
+      expect(pending.map((p) => p.sid)).toEqual(['sid-1']);
+      answerAll(null, null);
+      expect(await after).toBeNull();
+    });
+
+    it('shares a failed read’s error with its joiners, and asks again afterwards', async () => {
+      const { store, pending, answerAll } = heldStore();
+      const reader = new ExpressSessionReader({ store, secret: SECRET });
+      const joined = [reader.read({ cookie: cookieFor('sid-1') }), reader.read({ cookie: cookieFor('sid-1') })];
+      answerAll(new Error('redis down'));
+      for (const read of joined) await expect(read).rejects.toThrow('redis down');
+      const again = reader.read({ cookie: cookieFor('sid-1') });
+      expect(pending).toHaveLength(1);
+      answerAll(null, { user: { id: 7 } });
+      expect(await again).toMatchObject({ id: 'sid-1' });
+    });
+
+    it('does not join a read that has not answered within 100 ms: a store that never answers holds only the requests that joined it', async () => {
+      const { store, pending } = heldStore();
+      const reader = new ExpressSessionReader({ store, secret: SECRET });
+      const now = jest.spyOn(Date, 'now').mockReturnValue(1_000_000);
+      void reader.read({ cookie: cookieFor('sid-1') });
+      now.mockReturnValue(1_000_099);
+      void reader.read({ cookie: cookieFor('sid-1') });
+      expect(pending).toHaveLength(1);
+      now.mockReturnValue(1_000_100);
+      const fresh = reader.read({ cookie: cookieFor('sid-1') });
+      expect(pending).toHaveLength(2);
+      // The stuck read answering late leaves the newer one in place: a request now joins the newer one.
+      pending[0].answer(null, { user: { id: 1 } });
+      await new Promise((resolve) => setImmediate(resolve));
+      now.mockReturnValue(1_000_150);
+      const joinedNewer = reader.read({ cookie: cookieFor('sid-1') });
+      expect(pending).toHaveLength(2);
+      pending[1].answer(null, { user: { id: 8 } });
+      expect(await fresh).toEqual({ id: 'sid-1', data: { user: { id: 8 } } });
+      expect(await joinedNewer).toEqual({ id: 'sid-1', data: { user: { id: 8 } } });
+    });
   });
 
   it.each([
