@@ -8,6 +8,7 @@ import { type DynamicModule, Global, type INestApplication, Module } from '@nest
 import { Test } from '@nestjs/testing';
 import { sign } from 'cookie-signature';
 import session from 'express-session';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -270,6 +271,48 @@ describe('PushStreamAuthListener, straight on its socket', () => {
     // The counters count: the app's login route does write.
     await visitor(h, '/test/anon');
     expect(h.writes.set).toBeGreaterThan(writesBefore.set);
+  });
+
+  it('subscriptions of one session arriving together share one store read; after a logout the next one is refused', async () => {
+    const bob = await visitor(h, '/test/login/2');
+    const together = 12;
+    const port = h.listener.address()!.port;
+    // Each read of bob's session is held until every request has reached the listener, so that
+    // they are all in flight together (as a page's channels or its tabs reconnecting are).
+    let arrived = 0;
+    const held: Array<() => void> = [];
+    const onArrival = ({ socket }: { socket: Socket }) => {
+      if (socket.localPort !== port || ++arrived < together) return;
+      for (const release of held.splice(0)) release();
+    };
+    const get = h.store.get.bind(h.store);
+    let reads = 0;
+    h.store.get = (sid, callback) => {
+      if (sid !== bob.sid) return get(sid, callback);
+      reads++;
+      if (arrived >= together) return get(sid, callback);
+      held.push(() => get(sid, callback));
+    };
+    subscribe('http.server.request.start', onArrival as (message: unknown) => void);
+    try {
+      const answers = await bounded(
+        Promise.all(Array.from({ length: together }, () => ask(h.listenerBase, `my-app__authorized__/${bob.channel}`, bob.cookie))),
+        'answers to the requests in flight together',
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(together).fill(204));
+      // One read each without sharing; one in all with it (a second only if they straddled 100 ms).
+      expect(reads).toBeGreaterThanOrEqual(1);
+      expect(reads).toBeLessThanOrEqual(2);
+
+      // Nothing is kept: the first subscription after the session is destroyed reads it again: 401, no session.
+      await storeCall((cb) => h.store.destroy(bob.sid, cb));
+      const readsBefore = reads;
+      expect((await ask(h.listenerBase, bob.channel, bob.cookie)).status).toBe(401);
+      expect(reads).toBe(readsBefore + 1);
+    } finally {
+      unsubscribe('http.server.request.start', onArrival as (message: unknown) => void);
+      h.store.get = get;
+    }
   });
 
   it('keeps the connection alive: several answers (204, 401, 403, 404) over one socket', async () => {
