@@ -27,6 +27,12 @@
 //   session-memory  auth_request to the same app without the listener: PushStreamModule's endpoint
 //                   behind Express, Nest's pipeline and express-session (the default; informational)
 //   session-redis   the same with connect-redis (informational)
+//   session-redis-listener-distinct
+//                   session-redis-listener with 1,000 logged-in sessions taking turns, one per
+//                   request, on the logged-in users' channel: no two requests in flight share a
+//                   session, so none shares a store read or a remembered cookie check with another
+//                   (in the other session variants every request carries the same session).
+//                   Informational; its client also rebuilds every request, so it reads low.
 //   ticket          ticket mode, njs flavor: nginx checks ?ticket= (HMAC-SHA256) itself, never asks
 //   secure-link     ticket mode, secure_link flavor (MD5): nginx's own secure_link module checks it
 // (ticketFlavors() in lib/common.mjs; a flavor the library measured cannot render is "not measured")
@@ -76,6 +82,9 @@ const SESSION_STORES = [
   { key: 'memory', label: 'MemoryStore' },
   { key: 'redis', label: 'Redis' },
 ];
+
+/** Sessions taking turns in the distinct-sessions variant: more than requests in flight, fewer than the cookies the listener remembers (4,096). */
+const DISTINCT_SESSIONS = 1000;
 
 /** How long the bench's tickets are valid: longer than any run. */
 const TICKET_TTL_SECONDS = 3600;
@@ -128,6 +137,11 @@ async function main() {
           description: `${server}: session (${store.label}) via the Express endpoint (default) / bare Node 204`,
           value: r.ratios[`session-${store.key} / bare-204`],
         })),
+        {
+          id: `p2.${server}.session-redis-listener-distinct`,
+          description: `${server}: session (Redis, auth listener), ${DISTINCT_SESSIONS.toLocaleString('en')} sessions in turn / bare Node 204`,
+          value: r.ratios['session-redis-listener-distinct / bare-204'],
+        },
       );
     }
   } finally {
@@ -185,7 +199,7 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
   const started = [];
   try {
     const upstream = (app) => `127.0.0.1:${app.ready.port}`;
-    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, listener = false, flavor = null } = {}) => {
+    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, listener = false, flavor = null, distinct = false } = {}) => {
       // With the listener, nginx sends the auth subrequests to it (authUpstream) and the rest to Express.
       const authAt = `127.0.0.1:${listener ? app.ready.authPort : app.ready.port}`;
       const n = await startNginx({ server, appUpstream: upstream(app), ...(listener ? { authUpstream: authAt } : {}), ...nginxOptions }, derive);
@@ -204,6 +218,7 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         session,
         listener,
         flavor,
+        distinct,
         expectAsked: session || key === 'bare-204',
         keepAlive,
       };
@@ -215,6 +230,11 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       await mk('session-redis-listener', 'session, Redis, auth listener', apps.redisListener, { session: true, listener: true }),
       await mk('session-memory', 'session, MemoryStore, via the Express endpoint (default)', apps.memory, { session: true }),
       await mk('session-redis', 'session, Redis, via the Express endpoint (default)', apps.redis, { session: true }),
+      await mk('session-redis-listener-distinct', `session, Redis, auth listener, ${DISTINCT_SESSIONS.toLocaleString('en')} sessions in turn`, apps.redisListener, {
+        session: true,
+        listener: true,
+        distinct: true,
+      }),
     ];
     for (const f of flavors.filter((x) => x.available)) {
       // The app is never asked in ticket mode: the bare app stands by to prove it (0 requests).
@@ -226,15 +246,23 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
     // Sessions: log in through each session variant's own nginx (location / proxies to the app).
     let anyChannel;
     let anyCookie;
-    for (const v of variants.filter((x) => x.session)) {
-      const res = await request(`${v.nginx.baseUrl}/bench/login`, { method: 'POST' });
-      const body = await res.body.json();
-      const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0];
-      if (res.statusCode !== 200 || !cookie) throw new Error(`${v.key}: login failed (HTTP ${res.statusCode})`);
+    for (const v of variants.filter((x) => x.session && !x.distinct)) {
+      const { cookie, body } = await login(v);
       v.cookie = cookie;
       v.channel = body.session;
       anyChannel ??= body.session;
       anyCookie ??= cookie;
+    }
+    // Distinct sessions: as many logins, and the channel every logged-in session may open.
+    for (const v of variants.filter((x) => x.distinct)) {
+      v.cookies = [];
+      for (let i = 0; i < DISTINCT_SESSIONS; i++) {
+        const { cookie, body } = await login(v);
+        v.cookies.push(cookie);
+        v.channel = body.authorized;
+      }
+      if (new Set(v.cookies).size !== DISTINCT_SESSIONS) throw new Error(`${v.key}: the logins did not give ${DISTINCT_SESSIONS} distinct sessions`);
+      v.cookie = v.cookies[0];
     }
     // The others send a cookie too (the same request, byte for byte, but for a ticket).
     for (const v of variants.filter((x) => !x.session)) {
@@ -332,6 +360,9 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       'session-redis / bare-204': pairedRatio(rates['session-redis'], rates['bare-204']),
       'session-memory-listener / session-memory': pairedRatio(rates['session-memory-listener'], rates['session-memory']),
       'session-redis-listener / session-redis': pairedRatio(rates['session-redis-listener'], rates['session-redis']),
+      // Informational: no request in flight shares its session with another.
+      'session-redis-listener-distinct / bare-204': pairedRatio(rates['session-redis-listener-distinct'], rates['bare-204']),
+      'session-redis-listener-distinct / session-redis-listener': pairedRatio(rates['session-redis-listener-distinct'], rates['session-redis-listener']),
       'bare-204 / no-auth': pairedRatio(rates['bare-204'], rates['no-auth']),
       'session-memory-listener / no-auth': pairedRatio(rates['session-memory-listener'], rates['no-auth']),
       'session-memory / no-auth': pairedRatio(rates['session-memory'], rates['no-auth']),
@@ -370,6 +401,15 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
     for (const n of started) await n.dispose().catch(() => undefined);
     for (const a of Object.values(apps)) await a.stop();
   }
+}
+
+/** A logged-in session through the variant's nginx (location / proxies to the app): its cookie and the channels it may open. */
+async function login(v) {
+  const res = await request(`${v.nginx.baseUrl}/bench/login`, { method: 'POST' });
+  const body = await res.body.json();
+  const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0];
+  if (res.statusCode !== 200 || !cookie) throw new Error(`${v.key}: login failed (HTTP ${res.statusCode})`);
+  return { cookie, body };
 }
 
 /** Whether the rendered config sends auth subrequests over kept-alive upstream connections. */
@@ -421,6 +461,8 @@ async function drive(v, seconds, connections) {
     connections,
     duration: seconds,
     timeout: 10,
+    // Distinct sessions: each request, on any connection, takes the next session's cookie.
+    ...(v.cookies ? { requests: [{ setupRequest: nextSession(v) }] } : {}),
   });
   const wall = (performance.now() - started) / 1000;
   const after = await v.app.request({ cmd: 'count' });
@@ -452,6 +494,15 @@ async function drive(v, seconds, connections) {
   };
 }
 
+/** autocannon's setupRequest for the distinct-sessions variant: the sessions' cookies in turn, shared by all connections. */
+function nextSession(v) {
+  let turn = 0;
+  return (req) => {
+    turn = (turn + 1) % v.cookies.length;
+    return { ...req, headers: { ...req.headers, cookie: v.cookies[turn] } };
+  };
+}
+
 const COLORS = {
   'no-auth': '#4b5563',
   'bare-204': '#2563eb',
@@ -459,6 +510,7 @@ const COLORS = {
   'session-redis-listener': '#b45309',
   'session-memory': '#86efac',
   'session-redis': '#fcd34d',
+  'session-redis-listener-distinct': '#f59e0b',
   ticket: '#9333ea',
   'secure-link': '#db2777',
 };

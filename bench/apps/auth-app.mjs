@@ -14,7 +14,8 @@
 // The session setup is the sample app's (sample-app/src/sessions/session-store.ts): express-session
 // with resave: false, saveUninitialized: false, the same cookie options, trust proxy for loopback;
 // with the listener, as sample-app/src/sessions/auth-listener.ts: the same store, secret and name.
-// POST /bench/login starts a logged-in session (user 1) and answers the session's own channel.
+// POST /bench/login starts a logged-in session (user 1) and answers the session's own channel (and
+// the logged-in users' one, which any of the sessions may open).
 // IPC: { cmd: 'count' } answers how many auth requests reached the app so far, the TCP connections
 // it accepted (nginx keeps its connections to the app alive: about none per auth request), and
 // the process's CPU time. With a listener, `auth` and `connections` are the listener's (the server
@@ -117,7 +118,7 @@ async function nest() {
   app.use('/bench/login', (req, res) => {
     req.session.user = { id: '1' };
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ session: channels.session(req.sessionID), user: channels.user('1'), all: channels.all() }));
+    res.end(JSON.stringify({ session: channels.session(req.sessionID), user: channels.user('1'), all: channels.all(), authorized: channels.authorized() }));
   });
   await app.listen(0, '127.0.0.1');
   app.getHttpServer().on('connection', () => connections++);
