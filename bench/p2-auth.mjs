@@ -32,7 +32,10 @@
 //                   request, on the logged-in users' channel: no two requests in flight share a
 //                   session, so none shares a store read or a remembered cookie check with another
 //                   (in the other session variants every request carries the same session).
-//                   Informational; its client also rebuilds every request, so it reads low.
+//                   Informational, against its own baseline:
+//   bare-204-turns  bare-204 driven by the same client as the distinct variant (a cookie in turn per
+//                   request): autocannon's setupRequest rebuilds every request, about doubling the
+//                   client's CPU per request, which on 2 shared cores lowers every rate it drives
 //   ticket          ticket mode, njs flavor: nginx checks ?ticket= (HMAC-SHA256) itself, never asks
 //   secure-link     ticket mode, secure_link flavor (MD5): nginx's own secure_link module checks it
 // (ticketFlavors() in lib/common.mjs; a flavor the library measured cannot render is "not measured")
@@ -139,8 +142,8 @@ async function main() {
         })),
         {
           id: `p2.${server}.session-redis-listener-distinct`,
-          description: `${server}: session (Redis, auth listener), ${DISTINCT_SESSIONS.toLocaleString('en')} sessions in turn / bare Node 204`,
-          value: r.ratios['session-redis-listener-distinct / bare-204'],
+          description: `${server}: session (Redis, auth listener), ${DISTINCT_SESSIONS.toLocaleString('en')} sessions in turn / bare Node 204 (the same client)`,
+          value: r.ratios['session-redis-listener-distinct / bare-204-turns'],
         },
       );
     }
@@ -199,7 +202,7 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
   const started = [];
   try {
     const upstream = (app) => `127.0.0.1:${app.ready.port}`;
-    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, listener = false, flavor = null, distinct = false } = {}) => {
+    const mk = async (key, label, app, { derive = {}, nginxOptions = {}, session = false, listener = false, flavor = null, distinct = false, turns = false } = {}) => {
       // With the listener, nginx sends the auth subrequests to it (authUpstream) and the rest to Express.
       const authAt = `127.0.0.1:${listener ? app.ready.authPort : app.ready.port}`;
       const n = await startNginx({ server, appUpstream: upstream(app), ...(listener ? { authUpstream: authAt } : {}), ...nginxOptions }, derive);
@@ -219,13 +222,15 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
         listener,
         flavor,
         distinct,
-        expectAsked: session || key === 'bare-204',
+        turns: turns || distinct,
+        expectAsked: session || (app === apps.bare && !derive.stripAuth && !flavor),
         keepAlive,
       };
     };
     const variants = [
       await mk('no-auth', 'no auth (subscriber check removed)', apps.bare, { derive: { stripAuth: true } }),
       await mk('bare-204', 'bare Node 204', apps.bare),
+      await mk('bare-204-turns', 'bare Node 204, cookies in turn (client of the 1,000-session variant)', apps.bare, { turns: true }),
       await mk('session-memory-listener', 'session, MemoryStore, auth listener', apps.memoryListener, { session: true, listener: true }),
       await mk('session-redis-listener', 'session, Redis, auth listener', apps.redisListener, { session: true, listener: true }),
       await mk('session-memory', 'session, MemoryStore, via the Express endpoint (default)', apps.memory, { session: true }),
@@ -264,8 +269,15 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       if (new Set(v.cookies).size !== DISTINCT_SESSIONS) throw new Error(`${v.key}: the logins did not give ${DISTINCT_SESSIONS} distinct sessions`);
       v.cookie = v.cookies[0];
     }
+    // Its baseline sends the same cookies in the same way (the bare app ignores them).
+    const distinct = variants.find((x) => x.distinct);
+    for (const v of variants.filter((x) => x.turns && !x.distinct)) {
+      v.cookies = distinct.cookies;
+      v.cookie = distinct.cookie;
+      v.channel = distinct.channel;
+    }
     // The others send a cookie too (the same request, byte for byte, but for a ticket).
-    for (const v of variants.filter((x) => !x.session)) {
+    for (const v of variants.filter((x) => !x.session && !x.turns)) {
       v.cookie = anyCookie;
       v.channel = anyChannel;
     }
@@ -361,7 +373,9 @@ async function runServer(server, { rounds, seconds, warmSeconds, connections, re
       'session-memory-listener / session-memory': pairedRatio(rates['session-memory-listener'], rates['session-memory']),
       'session-redis-listener / session-redis': pairedRatio(rates['session-redis-listener'], rates['session-redis']),
       // Informational: no request in flight shares its session with another.
+      'session-redis-listener-distinct / bare-204-turns': pairedRatio(rates['session-redis-listener-distinct'], rates['bare-204-turns']),
       'session-redis-listener-distinct / bare-204': pairedRatio(rates['session-redis-listener-distinct'], rates['bare-204']),
+      'bare-204-turns / bare-204': pairedRatio(rates['bare-204-turns'], rates['bare-204']),
       'session-redis-listener-distinct / session-redis-listener': pairedRatio(rates['session-redis-listener-distinct'], rates['session-redis-listener']),
       'bare-204 / no-auth': pairedRatio(rates['bare-204'], rates['no-auth']),
       'session-memory-listener / no-auth': pairedRatio(rates['session-memory-listener'], rates['no-auth']),
@@ -462,7 +476,7 @@ async function drive(v, seconds, connections) {
     duration: seconds,
     timeout: 10,
     // Distinct sessions: each request, on any connection, takes the next session's cookie.
-    ...(v.cookies ? { requests: [{ setupRequest: nextSession(v) }] } : {}),
+    ...(v.turns ? { requests: [{ setupRequest: nextSession(v) }] } : {}),
   });
   const wall = (performance.now() - started) / 1000;
   const after = await v.app.request({ cmd: 'count' });
@@ -494,7 +508,7 @@ async function drive(v, seconds, connections) {
   };
 }
 
-/** autocannon's setupRequest for the distinct-sessions variant: the sessions' cookies in turn, shared by all connections. */
+/** autocannon's setupRequest for the distinct-sessions variant and its baseline: the sessions' cookies in turn, shared by all connections. */
 function nextSession(v) {
   let turn = 0;
   return (req) => {
@@ -506,6 +520,7 @@ function nextSession(v) {
 const COLORS = {
   'no-auth': '#4b5563',
   'bare-204': '#2563eb',
+  'bare-204-turns': '#93c5fd',
   'session-memory-listener': '#15803d',
   'session-redis-listener': '#b45309',
   'session-memory': '#86efac',
