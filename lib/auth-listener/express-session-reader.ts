@@ -13,6 +13,11 @@ const MODULE = 'PushStreamAuthListenerModule';
  * than joined, so that a store that never answers cannot hold a session's later subscriptions.
  */
 const SHARE_READ_MS = 100;
+/**
+ * Past this many reads in flight, the stuck ones are dropped from the table. Only a store that
+ * stops answering (an outage) gets here; their requests keep waiting, but no session's entry stays.
+ */
+const SWEEP_AT = 1024;
 
 type StoredSession = object | null | undefined;
 
@@ -55,6 +60,7 @@ export class ExpressSessionReader extends PushStreamSessionReader {
    * Session id → its store read in flight. The subscriptions a page opens at once, and the
    * reconnects of a session's tabs, arrive together: they share one `store.get` (a Redis round
    * trip costs the app more than the rest of a decision). Nothing is kept once the read settled.
+   * Those requests get the same data object as `request.session`: rules must not change it.
    */
   private readonly reading = new Map<string, { at: number; data: Promise<StoredSession> }>();
 
@@ -87,13 +93,15 @@ export class ExpressSessionReader extends PushStreamSessionReader {
 
   /** The store's session, through the read of the same id in flight when there is a recent one. */
   private load(id: string): Promise<StoredSession> {
-    const now = Date.now();
+    // Monotonic: a wall clock set back must not make a stuck read look recent.
+    const now = performance.now();
     const shared = this.reading.get(id);
     if (shared !== undefined && now - shared.at < SHARE_READ_MS) return shared.data;
     const data = new Promise<StoredSession>((resolve, reject) => {
       this.store.get(id, (err, session) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(session)));
     });
     const entry = { at: now, data };
+    if (this.reading.size >= SWEEP_AT) this.dropStuck(now);
     this.reading.set(id, entry);
     const settled = () => {
       // Only its own entry: a newer read may have replaced a stuck one.
@@ -101,6 +109,11 @@ export class ExpressSessionReader extends PushStreamSessionReader {
     };
     data.then(settled, settled);
     return data;
+  }
+
+  /** Forgets the reads in flight too old to be joined. */
+  private dropStuck(now: number): void {
+    for (const [id, entry] of this.reading) if (now - entry.at >= SHARE_READ_MS) this.reading.delete(id);
   }
 
   /** The id the cookie carries when one of the secrets signed it, else null. */

@@ -99,6 +99,11 @@ describe('ExpressSessionReader', () => {
       return { store, pending, answerAll };
     }
 
+    /** The reader's clock (performance.now), pinned: sharing must not depend on how fast the machine is. */
+    let clock: { mockReturnValue(value: number): unknown };
+    beforeEach(() => {
+      clock = jest.spyOn(performance, 'now').mockReturnValue(1_000_000);
+    });
     afterEach(() => jest.restoreAllMocks());
 
     it('shares one store read among the concurrent requests of a session, and keeps nothing once it answered', async () => {
@@ -112,7 +117,7 @@ describe('ExpressSessionReader', () => {
         { id: 'sid-1', data: { user: { id: 7 } } },
         { id: 'sid-2', data: { user: { id: 7 } } },
       ]);
-      // Answered: the next request asks the store again (a logout is seen at once).
+      // Answered, at the same instant: the next request asks the store again (a logout is seen at once).
       const after = reader.read({ cookie: cookieFor('sid-1') });
       expect(pending.map((p) => p.sid)).toEqual(['sid-1']);
       answerAll(null, null);
@@ -124,7 +129,8 @@ describe('ExpressSessionReader', () => {
       const reader = new ExpressSessionReader({ store, secret: SECRET });
       const joined = [reader.read({ cookie: cookieFor('sid-1') }), reader.read({ cookie: cookieFor('sid-1') })];
       answerAll(new Error('redis down'));
-      for (const read of joined) await expect(read).rejects.toThrow('redis down');
+      const settled = await Promise.allSettled(joined);
+      expect(settled.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['Error: redis down', 'Error: redis down']);
       const again = reader.read({ cookie: cookieFor('sid-1') });
       expect(pending).toHaveLength(1);
       answerAll(null, { user: { id: 7 } });
@@ -134,23 +140,37 @@ describe('ExpressSessionReader', () => {
     it('does not join a read that has not answered within 100 ms: a store that never answers holds only the requests that joined it', async () => {
       const { store, pending } = heldStore();
       const reader = new ExpressSessionReader({ store, secret: SECRET });
-      const now = jest.spyOn(Date, 'now').mockReturnValue(1_000_000);
       void reader.read({ cookie: cookieFor('sid-1') });
-      now.mockReturnValue(1_000_099);
+      clock.mockReturnValue(1_000_099);
       void reader.read({ cookie: cookieFor('sid-1') });
       expect(pending).toHaveLength(1);
-      now.mockReturnValue(1_000_100);
+      clock.mockReturnValue(1_000_100);
       const fresh = reader.read({ cookie: cookieFor('sid-1') });
       expect(pending).toHaveLength(2);
       // The stuck read answering late leaves the newer one in place: a request now joins the newer one.
       pending[0].answer(null, { user: { id: 1 } });
       await new Promise((resolve) => setImmediate(resolve));
-      now.mockReturnValue(1_000_150);
+      clock.mockReturnValue(1_000_150);
       const joinedNewer = reader.read({ cookie: cookieFor('sid-1') });
       expect(pending).toHaveLength(2);
       pending[1].answer(null, { user: { id: 8 } });
       expect(await fresh).toEqual({ id: 'sid-1', data: { user: { id: 8 } } });
       expect(await joinedNewer).toEqual({ id: 'sid-1', data: { user: { id: 8 } } });
+    });
+
+    it('keeps no entry per session for reads that never answer: past 1,024 in flight the stuck ones are dropped', async () => {
+      const { store, pending } = heldStore();
+      const reader = new ExpressSessionReader({ store, secret: SECRET });
+      const inFlight = () => (reader as unknown as { reading: Map<string, unknown> }).reading.size;
+      for (let i = 0; i < 1024; i++) void reader.read({ cookie: cookieFor(`stuck-${i}`) });
+      expect(inFlight()).toBe(1024);
+      // Still recent: kept (they may yet be joined).
+      void reader.read({ cookie: cookieFor('another') });
+      expect(inFlight()).toBe(1025);
+      clock.mockReturnValue(1_000_100);
+      void reader.read({ cookie: cookieFor('one-more') });
+      expect(inFlight()).toBe(1);
+      expect(pending).toHaveLength(1026);
     });
   });
 
