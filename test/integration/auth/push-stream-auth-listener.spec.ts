@@ -300,9 +300,10 @@ describe('PushStreamAuthListener, straight on its socket', () => {
         'answers to the requests in flight together',
       );
       expect(answers.map((a) => a.status)).toEqual(Array(together).fill(204));
-      // One read each without sharing; one in all with it (a second only if they straddled 100 ms).
+      // One read each without sharing; with it, one per 100 ms the arrivals span (one or two,
+      // a few on a loaded machine): half as many as requests is far from either.
       expect(reads).toBeGreaterThanOrEqual(1);
-      expect(reads).toBeLessThanOrEqual(2);
+      expect(reads).toBeLessThanOrEqual(together / 2);
 
       // Nothing is kept: the first subscription after the session is destroyed reads it again: 401, no session.
       await storeCall((cb) => h.store.destroy(bob.sid, cb));
@@ -312,6 +313,8 @@ describe('PushStreamAuthListener, straight on its socket', () => {
     } finally {
       unsubscribe('http.server.request.start', onArrival as (message: unknown) => void);
       h.store.get = get;
+      // Answer whatever is still held (a failure above), so that no request stays open.
+      for (const release of held.splice(0)) release();
     }
   });
 
