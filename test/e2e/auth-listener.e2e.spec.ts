@@ -11,6 +11,9 @@ import { ChannelAuthorizer } from '../../lib/auth/channel-authorizer.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import {
   type AuthStack,
+  expectDeliveredOnlyTo,
+  expectReceivedOverBoth,
+  publishMarker,
   rawAttempt,
   type RawAttempt,
   rawStatus,
@@ -19,16 +22,12 @@ import {
   startAuthStack,
   stopAuthStack,
 } from '../support/auth-stack.js';
-import { eventually, longPoll } from '../support/e2e-helpers.js';
+import { eventually, longPoll, loopbackAddresses } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
 import { openEventSource, openWebSocket } from '../support/subscribers.js';
 
-let addresses = 0;
-/** A loopback address of its own per raw request: nginx limits subscriptions per client address. */
-function freshAddress(): string {
-  addresses += 1;
-  return `127.3.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
-}
+/** Each raw request from an address of its own. */
+const freshAddress = loopbackAddresses(3);
 
 /** The session id a `connect.sid=s%3A<id>.<signature>` cookie carries, and its signature. */
 function sidOf(cookie: string): { sid: string; signature: string } {
@@ -52,14 +51,6 @@ const wsHeaders = (cookie?: string): Array<[string, string]> => [
 ];
 const evHeaders = (cookie?: string): Array<[string, string]> => [['accept', 'text/event-stream'], ...(cookie ? ([['cookie', cookie]] as Array<[string, string]>) : [])];
 const lpHeaders = (cookie?: string): Array<[string, string]> => (cookie ? [['cookie', cookie]] : []);
-
-/** Reads until a message carries `marker`: subscribers may first get stored messages of earlier tests. */
-async function nextContaining(sub: { next(): Promise<unknown> }, marker: string): Promise<void> {
-  for (;;) {
-    const message = await sub.next();
-    if (JSON.stringify(message).includes(marker)) return;
-  }
-}
 
 describe.each(SERVERS)('auth listener through nginx on %s', (server: PushStreamServerKind) => {
   let s: AuthStack;
@@ -91,53 +82,21 @@ describe.each(SERVERS)('auth listener through nginx on %s', (server: PushStreamS
     return rawAttempt(s.nginx.port, `${prefix}${channels}`, headers, freshAddress());
   };
 
-  async function publishMarker(channel: string): Promise<string> {
-    const marker = `marker-${randomUUID()}`;
-    await s.service.publish(channel, { marker });
-    return marker;
-  }
-
-  /** Subscribes `who` over a WebSocket and an EventSource; each gets a message published to each channel. */
-  async function expectReceivedOverBoth(who: StackVisitor | null, channels: string[]): Promise<void> {
-    const headers: Record<string, string> = who ? { cookie: who.cookie } : {};
-    const socket = await openWebSocket(`ws://127.0.0.1:${s.nginx.port}/ws/${channels.join('/')}`, headers);
-    const source = await openEventSource(`${s.nginx.baseUrl}/ev/${channels.join('/')}`, headers);
-    try {
-      for (const channel of channels) {
-        const marker = await publishMarker(channel);
-        await nextContaining(socket, marker);
-        await nextContaining(source, marker);
-      }
-    } finally {
-      await socket.close();
-      await source.close();
-    }
-  }
 
   /** A long poll on `channel` (nothing stored on it yet) is answered with the next message published to it. */
   async function expectLongPollReceives(who: StackVisitor, channel: string): Promise<void> {
     const poll = longPoll(`${s.nginx.baseUrl}/lp/${channel}`, { cookie: who.cookie }, 10_000);
     poll.catch(() => undefined); // awaited below
     await eventually('the long poll registered', async () => ((await s.service.channelInfo(channel))?.subscribers ?? 0) > 0);
-    const marker = await publishMarker(channel);
+    const marker = await publishMarker(s, channel);
     const answer = await poll;
     expect(answer.status).toBe(200);
     expect(answer.body).toContain(marker);
   }
 
-  /**
-   * The allowed `control` subscriber's copy proves each message went out; only then does its
-   * absence on the refused connections (each settled: a later request answered) mean anything.
-   */
+  /** A message published to each channel reaches `control` and none of the `refused`. */
   async function expectNeverDelivered(channels: string[], control: { next(): Promise<unknown> }, refused: RawAttempt[]): Promise<void> {
-    for (const channel of channels) {
-      const marker = await publishMarker(channel);
-      await nextContaining(control, marker);
-      for (const attempt of refused) {
-        await attempt.settle();
-        expect(attempt.received()).not.toContain(marker);
-      }
-    }
+    for (const channel of channels) await expectDeliveredOnlyTo(s, channel, control, refused);
   }
 
   it('is what nginx asks: the auth upstream of the running config is the listener’s port, not the app’s', async () => {
@@ -153,7 +112,7 @@ describe.each(SERVERS)('auth listener through nginx on %s', (server: PushStreamS
   it('anonymous session: gets __all__ and its own __session__ over WebSocket, EventSource and long poll', async () => {
     const anon = await visitor('/test/anon');
     await expectLongPollReceives(anon, anon.channel);
-    await expectReceivedOverBoth(anon, [anon.channel, 'my-app__all__']);
+    await expectReceivedOverBoth(s, anon, [anon.channel, 'my-app__all__']);
   });
 
   it('anonymous session: refused __authorized__ and another session’s channel with 403, and never gets their messages; 401 without a cookie', async () => {
@@ -187,7 +146,7 @@ describe.each(SERVERS)('auth listener through nginx on %s', (server: PushStreamS
   it('after logging in: gets __authorized__, its __user__ and its __session__ over WebSocket, EventSource and long poll', async () => {
     const bob = await visitor('/test/login/21');
     await expectLongPollReceives(bob, bob.channel);
-    await expectReceivedOverBoth(bob, ['my-app__authorized__', 'my-app__user__21', bob.channel]);
+    await expectReceivedOverBoth(s, bob, ['my-app__authorized__', 'my-app__user__21', bob.channel]);
     // Another logged-in user: not bob's __user__ nor __session__.
     const carol = await visitor('/test/login/22');
     const statuses = [
@@ -275,7 +234,7 @@ describe.each(SERVERS)('auth listener through nginx on %s', (server: PushStreamS
   it('the app’s Express endpoint is never asked: every decision was the listener’s (and the counters count)', async () => {
     const grace = await visitor('/test/login/61');
     const listenerBefore = decisions.listener;
-    await expectReceivedOverBoth(grace, ['my-app__all__', 'my-app__user__61']);
+    await expectReceivedOverBoth(s, grace, ['my-app__all__', 'my-app__user__61']);
     expect(await rawStatus(s.nginx.port, `/ev/${grace.channel}`, evHeaders(), freshAddress())).toBe(401);
     expect(decisions.listener).toBe(listenerBefore + 3);
     // Over the whole suite: nothing reached the app's auth route, nor its ChannelAuthGuard.

@@ -13,8 +13,19 @@ import type { ChannelRule } from '../../lib/index.js';
 import type { PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { DEFAULT_MAX_CHANNELS_PER_REQUEST } from '../../lib/options/resolve-options.js';
 import { NGINX_CONFIG_DIR, NginxTestServer } from '../../lib/testing/index.js';
-import { type AuthStack, rawAttempt, type RawAttempt, rawStatus, startAuthStack, stopAuthStack } from '../support/auth-stack.js';
-import { eventually } from '../support/e2e-helpers.js';
+import {
+  type AuthStack,
+  expectDeliveredOnlyTo,
+  expectReceivedOverBoth,
+  nextContaining,
+  publishMarker,
+  rawAttempt,
+  type RawAttempt,
+  rawStatus,
+  startAuthStack,
+  stopAuthStack,
+} from '../support/auth-stack.js';
+import { eventually, loopbackAddresses } from '../support/e2e-helpers.js';
 import { SERVERS } from '../support/servers.js';
 import { openEventSource, openWebSocket } from '../support/subscribers.js';
 
@@ -120,15 +131,8 @@ async function visitor(s: Stack, path: string, cookie?: string): Promise<Visitor
   return { cookie: setCookie ? setCookie.split(';')[0] : cookie!, channel: body.session, pages: body.pages ?? [] };
 }
 
-let addresses = 0;
-/**
- * A loopback address of its own: nginx limits subscriptions per client address, and each raw
- * request here is a visitor of its own unless a test floods from one address on purpose.
- */
-function freshAddress(): string {
-  addresses += 1;
-  return `127.1.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
-}
+/** Each raw request here is a visitor of its own unless a test floods from one address on purpose. */
+const freshAddress = loopbackAddresses(1);
 
 /**
  * One request on its own socket, bytes as given (so raw non-UTF-8 bytes and unusual escapes reach
@@ -148,33 +152,6 @@ const ws = (cookie?: string): Record<string, string> => ({
 const ev = (cookie?: string): Record<string, string> => ({ accept: 'text/event-stream', ...(cookie ? { cookie } : {}) });
 const freshPages = (n: number): string[] => Array.from({ length: n }, () => `my-app__uuid__${randomUUID()}`);
 
-/** Publishes a unique marker to `channel` and returns it. */
-async function publishMarker(s: Stack, channel: string): Promise<string> {
-  const marker = `marker-${randomUUID()}`;
-  await s.service.publish(channel, { marker });
-  return marker;
-}
-
-/**
- * Reads until a message carries `marker`: subscribers may first get the channel's stored
- * messages, published by earlier tests.
- */
-async function nextContaining(sub: { next(): Promise<unknown> }, marker: string): Promise<void> {
-  for (;;) {
-    const message = await sub.next();
-    if (JSON.stringify(message).includes(marker)) return;
-  }
-}
-
-/** The allowed subscriber's copy proves the message went out; only then is its absence elsewhere meaningful. */
-async function expectDeliveredOnlyTo(s: Stack, channel: string, control: { next(): Promise<unknown> }, refused: RawAttempt[]): Promise<void> {
-  const marker = await publishMarker(s, channel);
-  await nextContaining(control, marker);
-  for (const attempt of refused) {
-    await attempt.settle();
-    expect(attempt.received()).not.toContain(marker);
-  }
-}
 
 describe.each(SERVERS)('on %s', (server) => {
   const t = TRAITS[server];
@@ -188,22 +165,6 @@ describe.each(SERVERS)('on %s', (server) => {
   afterAll(async () => {
     await stopStack(s);
   });
-
-  /** Subscribes `who` to `channels` over a WebSocket and an EventSource; each must get a message published to each channel. */
-  async function expectReceivedOverBoth(st: Stack, who: Visitor, channels: string[]): Promise<void> {
-    const socket = await openWebSocket(`ws://127.0.0.1:${st.nginx.port}/ws/${path(channels)}`, { cookie: who.cookie });
-    const source = await openEventSource(`${st.nginx.baseUrl}/ev/${path(channels)}`, { cookie: who.cookie });
-    try {
-      for (const channel of channels) {
-        const marker = await publishMarker(st, channel);
-        await nextContaining(socket, marker);
-        await nextContaining(source, marker);
-      }
-    } finally {
-      await socket.close();
-      await source.close();
-    }
-  }
 
   describe('subscriber authorization through nginx', () => {
     it('anonymous session: gets __all__ and its own __session__ channel, over WebSocket and EventSource', async () => {

@@ -18,7 +18,7 @@ import { TICKET_QUERY_PARAMETER } from '../../lib/shared/push-stream-protocol.js
 import { NginxTestServer } from '../../lib/testing/index.js';
 import { deriveTicketKey, signTicket, verifyTicket, type TicketFormat } from '../../lib/tickets/subscription-ticket.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
-import { eventually, jsonMessages, longPoll } from '../support/e2e-helpers.js';
+import { eventually, jsonMessages, longPoll, loopbackAddresses } from '../support/e2e-helpers.js';
 import { RawSubscription } from '../support/raw-subscription.js';
 import { SERVERS } from '../support/servers.js';
 import { openEventSource, openStream, openWebSocket } from '../support/subscribers.js';
@@ -67,12 +67,7 @@ function anyPathTicket(format: TicketFormat, key: string, path: string, expiresA
   return `${expiresAt}.${createHash('md5').update(`${expiresAt}:${path} ${key}`).digest('base64url')}`;
 }
 
-let addresses = 0;
-/** A loopback address of its own per request: nginx limits subscriptions per address (10/s, burst 30). */
-function nextAddress(): string {
-  addresses = (addresses + 1) % 60_000;
-  return `127.6.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
-}
+const nextAddress = loopbackAddresses(6);
 
 /**
  * What the run checks for one request: nginx opened it exactly when the oracle says the ticket is

@@ -12,7 +12,7 @@ import { createDialect } from '../../lib/dialects/create-dialect.js';
 import { PushStreamModule, PushStreamService, PushStreamTimeoutError } from '../../lib/index.js';
 import { NginxTestServer } from '../../lib/testing/index.js';
 import { AuthStubServer } from '../support/auth-stub-server.js';
-import { E2E_SECRET, eventually } from '../support/e2e-helpers.js';
+import { E2E_SECRET, eventually, loopbackAddresses } from '../support/e2e-helpers.js';
 import { nginxProcesses } from '../support/nginx-processes.js';
 import { SERVERS } from '../support/servers.js';
 import WebSocket from 'ws';
@@ -121,12 +121,7 @@ interface Placed {
   pid: number;
 }
 
-let addresses = 0;
-/** A loopback address of its own: nginx limits subscriptions per address (10/s, burst 30). */
-function freshAddress(): string {
-  addresses += 1;
-  return `127.3.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
-}
+const freshAddress = loopbackAddresses(3);
 
 describe.each(SERVERS)('the shipped worker count on %s', (server) => {
   it('is auto (one per core, more than one on this multi-core host) where the server survives a worker\'s death, else 1', async () => {

@@ -5,12 +5,14 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { Express, NextFunction, Request, Response } from 'express';
 import session from 'express-session';
+import { randomUUID } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
 import { PushStreamAuthListener, PushStreamAuthListenerModule } from '../../lib/auth-listener/index.js';
 import { PushStreamChannels, PushStreamModule, PushStreamService } from '../../lib/index.js';
 import type { PushStreamAuthOptions, PushStreamServerKind } from '../../lib/options/push-stream-options.interface.js';
 import { findFreePort, NginxTestServer } from '../../lib/testing/index.js';
 import { SessionTestController } from './session-test.controller.js';
+import { openEventSource, openWebSocket } from './subscribers.js';
 
 export const STACK_SECRET = 'auth-stack-secret-0123456789';
 /** express-session's secret (the cookie signature), shared with the auth listener when there is one. */
@@ -201,4 +203,55 @@ export function rawAttempt(port: number, path: string, headers: Array<[string, s
     const head = [['host', '127.0.0.1'], ...headers].map(([k, v]) => `${k}: ${v}\r\n`).join('');
     socket.write(Buffer.from(`GET ${path} HTTP/1.1\r\n${head}\r\n`, 'latin1'));
   });
+}
+
+/** Publishes a unique marker to `channel` through the stack's service and returns it. */
+export async function publishMarker(s: AuthStack, channel: string): Promise<string> {
+  const marker = `marker-${randomUUID()}`;
+  await s.service.publish(channel, { marker });
+  return marker;
+}
+
+/**
+ * Reads until a message carries `marker`: subscribers may first get the channel's stored
+ * messages, published by earlier tests.
+ */
+export async function nextContaining(sub: { next(): Promise<unknown> }, marker: string): Promise<void> {
+  for (;;) {
+    const message = await sub.next();
+    if (JSON.stringify(message).includes(marker)) return;
+  }
+}
+
+/**
+ * Publishes a marker to `channel`: the allowed `control` subscriber's copy proves it went out; only
+ * then does its absence on the refused connections (each settled: a later request answered) mean
+ * anything.
+ */
+export async function expectDeliveredOnlyTo(s: AuthStack, channel: string, control: { next(): Promise<unknown> }, refused: RawAttempt[]): Promise<void> {
+  const marker = await publishMarker(s, channel);
+  await nextContaining(control, marker);
+  for (const attempt of refused) {
+    await attempt.settle();
+    expect(attempt.received()).not.toContain(marker);
+  }
+}
+
+/**
+ * Subscribes `who` to `channels` over a WebSocket and an EventSource (both servers join channels
+ * with "/" in the path); each must get a message published to each channel.
+ */
+export async function expectReceivedOverBoth(s: AuthStack, who: { cookie: string }, channels: string[]): Promise<void> {
+  const socket = await openWebSocket(`ws://127.0.0.1:${s.nginx.port}/ws/${channels.join('/')}`, { cookie: who.cookie });
+  const source = await openEventSource(`${s.nginx.baseUrl}/ev/${channels.join('/')}`, { cookie: who.cookie });
+  try {
+    for (const channel of channels) {
+      const marker = await publishMarker(s, channel);
+      await nextContaining(socket, marker);
+      await nextContaining(source, marker);
+    }
+  } finally {
+    await socket.close();
+    await source.close();
+  }
 }

@@ -36,6 +36,19 @@ export async function eventually(what: string, check: () => Promise<boolean>, bo
   }
 }
 
+/**
+ * A source of loopback addresses, each new: `127.<block>.x.y`. nginx limits subscriptions per
+ * client address (10/s, burst 30), so a test whose requests stand for different visitors sends each
+ * from an address of its own (`localAddress`). A suite takes a block of its own.
+ */
+export function loopbackAddresses(block: number): () => string {
+  let used = 0;
+  return () => {
+    used = (used + 1) % 60_000;
+    return `127.${block}.${Math.floor(used / 250)}.${(used % 250) + 1}`;
+  };
+}
+
 export interface LongPollAnswer {
   status: number;
   headers: IncomingHttpHeaders;
