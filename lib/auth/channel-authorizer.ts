@@ -63,7 +63,7 @@ export class ChannelAuthorizer {
    * nginx's auth subrequest without express-session: `readSession` loads the session, and is
    * called only once the channels passed every structural check (no store read for a request
    * refused anyway). The session it returns is the request's `session`/`sessionID` for the rules;
-   * a failing read is a 403.
+   * a failing read is a refusal marked `retryable` (not judged: the auth listener answers 503).
    */
   async authorizeWithSession(req: SubscriberAuthRequest, readSession: () => Promise<ReadSession | null>): Promise<ChannelAuthDecision> {
     return this.decideAndObserve(req, req.headers[CHANNELS_HEADER], readSession);
